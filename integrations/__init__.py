@@ -1,0 +1,1 @@
+"""Adapters for the outside world: help desks, chat platforms and delivery channels."""

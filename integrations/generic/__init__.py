@@ -1,0 +1,15 @@
+"""The generic signed webhook: any system that can POST JSON and sign it can trigger surveys.
+
+Body schema and signature are documented in README.md ("Generic webhook").
+"""
+
+from __future__ import annotations
+
+from integrations.generic.connector import GenericConnector, GenericSettings
+from nps_bot.app import AppContext
+
+__all__ = ["GenericConnector", "GenericSettings", "create"]
+
+
+def create(app: AppContext) -> GenericConnector:
+    return GenericConnector(GenericSettings(), tolerance=app.settings.webhook_tolerance.total_seconds())

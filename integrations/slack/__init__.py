@@ -1,0 +1,71 @@
+"""Slack: survey DMs with 0-10 buttons, answers and comments in chat, and the /nps command."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from integrations.slack.bolt_app import build_bolt_app
+from integrations.slack.clients import async_web_client, web_client
+from integrations.slack.delivery import SlackDmChannel
+from integrations.slack.settings import SlackSettings
+from nps_bot.app import AppContext
+from nps_bot.ports import DeliveryChannel
+
+log = logging.getLogger(__name__)
+
+
+class SlackIntegration:
+    name = "slack"
+
+    def __init__(self, ctx: AppContext, settings: SlackSettings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.configured = bool(settings.bot_token)
+        self.bolt = None
+        self.handler = None
+        if self.configured:
+            # Socket Mode connections are not signed; over HTTP, Bolt checks the signing secret.
+            secret = settings.signing_secret or ""
+            if not secret and not settings.app_token:
+                log.warning("SLACK_SIGNING_SECRET is not set: /slack/events will refuse every request")
+            self.bolt = build_bolt_app(ctx, async_web_client(settings), secret)
+            self.handler = AsyncSlackRequestHandler(self.bolt)
+        else:
+            log.info("SLACK_BOT_TOKEN not set: Slack is off, surveys go to the console channel")
+
+    def delivery_channels(self) -> Sequence[DeliveryChannel]:
+        return [SlackDmChannel(web_client(self.settings))] if self.configured else []
+
+    def routes(self) -> Sequence[BaseRoute]:
+        async def events(request: Request) -> Response:
+            if self.handler is None:
+                return JSONResponse({"error": "Slack is not configured (SLACK_BOT_TOKEN)"}, status_code=503)
+            return await self.handler.handle(request)
+
+        return [Route("/slack/events", events, methods=["POST"])]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        if not (self.bolt and self.settings.app_token):
+            yield
+            return
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        socket = AsyncSocketModeHandler(self.bolt, self.settings.app_token)
+        await socket.connect_async()
+        log.info("Slack Socket Mode connected")
+        try:
+            yield
+        finally:
+            await socket.close_async()
+
+
+def create(ctx: AppContext) -> SlackIntegration:
+    return SlackIntegration(ctx, SlackSettings())

@@ -1,0 +1,128 @@
+"""The Bolt app: survey buttons, the "why" modal, DM replies, and the /nps command.
+
+Listeners ack first (Slack's 3 s limit), then do the short database write in a thread, then
+update Slack. Database calls are sync (SQLAlchemy Core) and run via asyncio.to_thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from integrations.slack import commands
+from integrations.slack.blocks import (
+    COMMENT_ACTION,
+    COMMENT_BLOCK,
+    COMMENT_VIEW,
+    SCORE_ACTION_PREFIX,
+    answered_message,
+    comment_modal,
+)
+from integrations.slack.chat_answers import ChatAnswers
+from nps_bot.app import AppContext
+from nps_bot.models import Answer
+from nps_bot.surveys import SurveyError
+
+log = logging.getLogger(__name__)
+
+
+def build_bolt_app(ctx: AppContext, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+    company = ctx.settings.company_name
+    chat_answers = ChatAnswers(ctx)
+
+    async def refresh_message(client: AsyncWebClient, answer: Answer) -> None:
+        ref = answer.survey
+        if ref.delivery_channel != "slack" or not ref.delivery_ref:
+            return
+        channel, _, ts = ref.delivery_ref.partition(":")
+        text, blocks = answered_message(answer, company)
+        try:
+            await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            log.warning("survey %d: could not update the message: %s", ref.id, exc.response.get("error"))
+
+    async def notify(answer: Answer) -> None:
+        await asyncio.to_thread(ctx.notify_answer, answer)
+
+    async def tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        if channel:
+            await client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+
+    @app.action(re.compile(rf"^{SCORE_ACTION_PREFIX}\d+$"))
+    async def on_score(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        token, _, raw = str(action.get("value", "")).rpartition(":")
+        try:
+            answer = await asyncio.to_thread(
+                ctx.surveys.record_score, token, int(raw), source="slack", responder=body["user"]["id"]
+            )
+        except (SurveyError, ValueError) as exc:
+            await tell(client, body, f":warning: {exc}")
+            return
+        if answer.previous_score is None and body.get("trigger_id"):
+            # First answer: ask "why" straight away while the trigger is fresh (it lives 3 s).
+            try:
+                await client.views_open(trigger_id=body["trigger_id"], view=comment_modal(answer))
+            except SlackApiError as exc:
+                log.info("survey %d: comment modal not opened: %s", answer.survey.id, exc.response.get("error"))
+        await refresh_message(client, answer)
+        await notify(answer)
+
+    @app.action(COMMENT_ACTION)
+    async def on_comment_button(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        try:
+            answer = await asyncio.to_thread(chat_answers.current, str(action.get("value", "")))
+        except SurveyError as exc:
+            await tell(client, body, f":warning: {exc}")
+            return
+        await client.views_open(trigger_id=body["trigger_id"], view=comment_modal(answer))
+
+    @app.view(COMMENT_VIEW)
+    async def on_comment(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        token = view.get("private_metadata", "")
+        value = view["state"]["values"].get(COMMENT_BLOCK, {}).get(COMMENT_BLOCK, {}).get("value") or ""
+        try:
+            answer = await asyncio.to_thread(ctx.surveys.record_comment, token, value, responder=body["user"]["id"])
+        except SurveyError as exc:
+            await ack(response_action="errors", errors={COMMENT_BLOCK: str(exc)})
+            return
+        await ack()
+        await refresh_message(client, answer)
+        await notify(answer)
+
+    @app.event("message")
+    async def on_dm(event: dict[str, Any], client: AsyncWebClient) -> None:
+        # Customers often just type: a number answers the survey, other text becomes the comment.
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        reply = await asyncio.to_thread(
+            chat_answers.take, event["channel"], event.get("user", ""), event.get("text", "")
+        )
+        if reply is None:
+            return
+        answer, text = reply
+        await client.chat_postMessage(channel=event["channel"], text=text, thread_ts=event.get("thread_ts"))
+        await refresh_message(client, answer)
+        await notify(answer)
+
+    @app.command("/nps")
+    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        try:
+            reply = await asyncio.to_thread(commands.handle, ctx, command.get("text", ""))
+        except Exception:
+            log.exception("/nps %r failed", command.get("text", ""))
+            reply = commands.usage("something went wrong on our side; the error is in the service log")
+        await ack(**reply.as_ack())
+
+    return app

@@ -1,0 +1,118 @@
+"""Slack Web API clients with one pacing policy for the whole service.
+
+Rate limits (HTTP 429) are waited out inside the call when Slack asks for a short pause, and
+handed back to the caller (who reschedules) when it asks for a long one; 5xx and dropped
+connections are retried a couple of times with backoff.
+"""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryState
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from integrations.slack.settings import SlackSettings
+
+RETRIES = 2
+
+
+def retry_after(response: HttpResponse | None) -> float | None:
+    if response is None:
+        return None
+    for name, values in (response.headers or {}).items():
+        if name.lower() == "retry-after" and values:
+            value = values[0] if isinstance(values, list) else values
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _short_enough(response: HttpResponse | None, max_wait: float) -> bool:
+    wait = retry_after(response)
+    return wait is None or wait <= max_wait
+
+
+class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    def __init__(self, max_wait: float, max_retry_count: int = RETRIES) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return super()._can_retry(state=state, request=request, response=response, error=error) and _short_enough(
+            response, self.max_wait
+        )
+
+
+class AsyncBoundedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    def __init__(self, max_wait: float, max_retry_count: int = RETRIES) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        ) and _short_enough(response, self.max_wait)
+
+
+def sync_retry_handlers(settings: SlackSettings) -> list[RetryHandler]:
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=RETRIES),
+        BoundedRateLimitRetryHandler(settings.max_inline_wait),
+        ServerErrorRetryHandler(max_retry_count=RETRIES),
+    ]
+
+
+def async_retry_handlers(settings: SlackSettings) -> list[AsyncRetryHandler]:
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=RETRIES),
+        AsyncBoundedRateLimitRetryHandler(settings.max_inline_wait),
+        AsyncServerErrorRetryHandler(max_retry_count=RETRIES),
+    ]
+
+
+def web_client(settings: SlackSettings) -> WebClient:
+    return WebClient(
+        token=settings.bot_token,
+        base_url=settings.api_url,
+        timeout=int(settings.timeout),
+        retry_handlers=sync_retry_handlers(settings),
+    )
+
+
+def async_web_client(settings: SlackSettings) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=settings.bot_token,
+        base_url=settings.api_url,
+        timeout=int(settings.timeout),
+        retry_handlers=async_retry_handlers(settings),
+    )

@@ -1,0 +1,1 @@
+"""nps-bot: NPS surveys from your help desk, answered and reported in chat."""

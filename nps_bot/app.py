@@ -1,0 +1,107 @@
+"""The composition root: settings, database, clock, services and the loaded integrations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib.metadata import entry_points
+
+from sqlalchemy import Engine
+
+from nps_bot.clock import Clock, SystemClock
+from nps_bot.config import Settings
+from nps_bot.console import ConsoleChannel
+from nps_bot.models import Answer
+from nps_bot.policy import SurveyPolicy
+from nps_bot.ports import AnswerListener, DeliveryChannel, HelpdeskConnector, ProvidesDeliveryChannels
+from nps_bot.store import create_engine_for, migrate
+from nps_bot.surveys import SurveyService
+
+log = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "nps_bot.integrations"
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    surveys: SurveyService
+    integrations: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        engine: Engine | None = None,
+        run_migrations: bool = True,
+        load_integrations: bool = True,
+    ) -> AppContext:
+        settings = settings or Settings()
+        engine = engine or create_engine_for(settings.database_url)
+        if run_migrations:
+            migrate(engine)
+        clock = clock or SystemClock()
+        policy = SurveyPolicy(
+            delay=settings.survey_delay,
+            throttle=timedelta(days=settings.throttle_days),
+            expiry=settings.survey_expiry,
+            sample_rate=settings.sample_rate,
+            exclude_tags=frozenset(t.lower() for t in settings.exclude_tags),
+        )
+        ctx = cls(settings, engine, clock, SurveyService(engine, policy, clock, settings.default_language))
+        if load_integrations:
+            ctx.load_integrations()
+        return ctx
+
+    def load_integrations(self, factories: Iterable[tuple[str, Callable[[AppContext], object]]] | None = None) -> None:
+        """Instantiate every registered integration; one that fails to load is logged, not fatal."""
+        if factories is None:
+            factories = [(ep.name, ep.load) for ep in entry_points(group=ENTRY_POINT_GROUP)]  # type: ignore[misc]
+            factories = [(name, _lazy(loader)) for name, loader in factories]
+        for name, factory in factories:
+            try:
+                plugin = factory(self)
+            except Exception:
+                log.exception("integration %r failed to load; it is disabled", name)
+                continue
+            if plugin is not None:
+                self.integrations[name] = plugin
+
+    def connector(self, name: str) -> HelpdeskConnector | None:
+        plugin = self.integrations.get(name)
+        return plugin if isinstance(plugin, HelpdeskConnector) else None
+
+    def delivery_channels(self) -> list[DeliveryChannel]:
+        """Channels in the configured order; by default every real channel, else the console."""
+        available: dict[str, DeliveryChannel] = {}
+        for plugin in self.integrations.values():
+            if isinstance(plugin, ProvidesDeliveryChannels):
+                for channel in plugin.delivery_channels():
+                    available.setdefault(channel.name, channel)
+        console = ConsoleChannel(self.settings)
+        if self.settings.delivery:
+            available[console.name] = console
+            missing = [n for n in self.settings.delivery if n not in available]
+            if missing:
+                log.warning("delivery channels not available: %s", ", ".join(missing))
+            return [available[n] for n in self.settings.delivery if n in available]
+        return list(available.values()) or [console]
+
+    def answer_listeners(self) -> list[AnswerListener]:
+        return [p for p in self.integrations.values() if isinstance(p, AnswerListener)]
+
+    def notify_answer(self, answer: Answer) -> None:
+        for listener in self.answer_listeners():
+            try:
+                listener.on_answer(answer)
+            except Exception:
+                log.exception("answer listener %s failed", type(listener).__name__)
+
+
+def _lazy(loader: Callable[[], Callable[[AppContext], object]]) -> Callable[[AppContext], object]:
+    return lambda ctx: loader()(ctx)

@@ -1,0 +1,90 @@
+"""`nps-bot` command line: serve | worker | migrate | demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+from nps_bot import logs
+from nps_bot.config import Settings
+
+log = logging.getLogger("nps_bot")
+
+
+def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
+    import uvicorn
+
+    from nps_bot.app import AppContext
+    from nps_bot.web import create_app
+
+    ctx = AppContext.build(settings)
+    log.info(
+        "nps-bot listening on http://%s:%d (database %s)",
+        settings.host,
+        settings.port,
+        _safe_url(settings.database_url),
+    )
+    uvicorn.run(
+        create_app(ctx),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
+    return 0
+
+
+def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
+    from nps_bot.app import AppContext
+    from nps_bot.worker import Worker
+
+    ctx = AppContext.build(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    Worker(ctx).run_forever(stop)
+    return 0
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    from nps_bot.store import create_engine_for, migrate
+
+    migrate(create_engine_for(settings.database_url))
+    print(f"database {_safe_url(settings.database_url)} is up to date")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from nps_bot.demo import run_demo
+
+    print(run_demo(tickets=args.tickets, seed=args.seed))
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nps-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="web server with the embedded worker (NPS_BOT_EMBEDDED_WORKER=false to split)")
+    sub.add_parser("worker", help="delivery worker only (run as many as you like)")
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    demo = sub.add_parser("demo", help="play ~50 closed tickets and answers on a temporary database")
+    demo.add_argument("--tickets", type=int, default=50)
+    demo.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    settings = Settings()
+    logs.setup(settings.log_level)
+    handlers = {"serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate, "demo": cmd_demo}
+    return handlers[args.command](settings, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

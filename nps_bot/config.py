@@ -1,0 +1,65 @@
+"""Service settings: environment variables (NPS_BOT_*), or a .env file in the working directory.
+
+Integrations keep their own settings classes (e.g. NPS_BOT_GENERIC_*, SLACK_*), so the core knows
+no vendor names; `base_config()` is the shared model config they reuse.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from nps_bot.durations import parse_duration
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda d: d.total_seconds(), return_type=float),
+]
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
+
+
+def base_config(env_prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=env_prefix, env_file=".env", extra="ignore")
+
+
+class Settings(BaseSettings):
+    model_config = base_config("NPS_BOT_")
+
+    database_url: str = "sqlite:///nps-bot.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    company_name: str = "our company"
+    default_language: str = "en"
+
+    survey_delay: Duration = timedelta(hours=1)
+    throttle_days: int = Field(30, ge=0)
+    survey_expiry: Duration = timedelta(days=14)
+    sample_rate: float = Field(1.0, ge=0.0, le=1.0)
+    exclude_tags: CsvList = Field(default_factory=list)
+    # Ordered delivery channels; empty means "the first configured real channel, else console".
+    delivery: CsvList = Field(default_factory=list)
+
+    max_body_bytes: int = 1024 * 1024
+    webhook_tolerance: Duration = timedelta(minutes=5)
+
+    embedded_worker: bool = True
+    worker_poll_interval: Duration = timedelta(seconds=2)
+    worker_batch_size: int = 20
+    worker_lease: Duration = timedelta(minutes=2)
+    max_delivery_attempts: int = 8
+    min_segment_n: int = 10
+    admins: CsvList = Field(default_factory=list)
+    log_level: str = "INFO"

@@ -1,0 +1,127 @@
+"""`nps-bot demo`: the whole story on a temporary database, over real HTTP, in a few seconds.
+
+A pretend help desk closes tickets through the signed generic webhook, the worker "sends" the
+surveys through the console channel, customers answer on the hosted survey page, and the
+`/nps score 30d by team` summary is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from nps_bot import signing
+from nps_bot.app import AppContext
+from nps_bot.config import Settings
+from nps_bot.periods import parse_period
+from nps_bot.report_text import render
+from nps_bot.reports import score_report
+from nps_bot.server import BackgroundServer
+from nps_bot.web import create_app
+from nps_bot.worker import Worker
+
+TEAMS = {"Billing": (8.6, 1.6), "Technical": (7.4, 2.4), "Onboarding": (9.0, 1.0), "Sales": (6.5, 2.8)}
+AGENTS = ["Ona", "Jonas", "Liga", "Mart", "Olena", "Bence"]
+LANGS = ["en", "lt", "lv", "et", "uk", "hu"]
+COMMENTS = {
+    "promoter": ["Quick and friendly, thank you!", "Solved on the first reply.", "Great explanation."],
+    "passive": ["Fine, but it took two days.", "OK. Docs could be clearer."],
+    "detractor": ["I had to repeat myself three times.", "Still not fixed.", "Nobody answered for a week."],
+}
+SECRET = "demo-secret"
+
+
+def _ticket(i: int, rnd: random.Random) -> tuple[dict[str, object], str]:
+    team = rnd.choice(list(TEAMS))
+    body = {
+        "event": "ticket.closed",
+        "id": f"evt_demo_{i}",
+        "ticket": {
+            "id": f"T-{1000 + i}",
+            "subject": f"Demo request #{i}",
+            "url": f"https://helpdesk.example/tickets/{1000 + i}",
+            "channel": rnd.choice(["chat", "email", "phone"]),
+            "team": team,
+            "tags": [team.lower()],
+        },
+        "customer": {
+            "email": f"customer{i}@example.com",
+            "name": f"Customer {i}",
+            "language": rnd.choice(LANGS),
+            "attributes": {"plan": rnd.choice(["free", "pro", "enterprise"])},
+        },
+        "agent": {"id": str(rnd.randrange(6)), "name": rnd.choice(AGENTS)},
+    }
+    return body, team
+
+
+def run_demo(tickets: int = 50, seed: int = 7) -> str:
+    rnd = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="nps-demo-") as tmp:
+        settings = Settings(
+            database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
+            survey_delay=timedelta(0),
+            embedded_worker=False,
+            delivery=["console"],
+            company_name="Demo Co",
+        )
+        import os
+
+        os.environ.setdefault("NPS_BOT_GENERIC_SECRET", SECRET)
+        secret = os.environ["NPS_BOT_GENERIC_SECRET"].split(",")[0]
+        ctx = AppContext.build(settings)
+        teams: dict[str, str] = {}
+        with (
+            BackgroundServer(create_app(ctx)) as server,
+            httpx.Client(base_url=server.url, timeout=10) as http,
+        ):
+            ctx.settings.public_url = server.url
+            for i in range(tickets):
+                body, team = _ticket(i, rnd)
+                raw = json.dumps(body).encode()
+                sig = signing.sign(secret, raw, int(time.time()))
+                r = http.post(
+                    "/webhooks/generic",
+                    content=raw,
+                    headers={signing.HEADER: sig, "content-type": "application/json"},
+                )
+                r.raise_for_status()
+                if r.json().get("survey_id"):
+                    teams[r.json()["survey_id"]] = team
+            worker = Worker(ctx)
+            while worker.run_once():
+                pass
+            answered = 0
+            for token, team in _sent_tokens(ctx, teams):
+                if rnd.random() > 0.8:  # some customers never answer
+                    continue
+                mean, spread = TEAMS[team]
+                score = max(0, min(10, round(rnd.gauss(mean, spread))))
+                http.get(f"/s/{token}", params={"score": score}).raise_for_status()
+                group = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+                if rnd.random() < 0.6:
+                    http.post(f"/s/{token}/comment", data={"comment": rnd.choice(COMMENTS[group])}).raise_for_status()
+                answered += 1
+        report = score_report(ctx.engine, parse_period("30d", ctx.clock.now()), "team", min_n=settings.min_segment_n)
+        ctx.engine.dispose()
+        header = f"Demo: {tickets} tickets closed, {len(teams)} surveys sent, {answered} answered.\n"
+        header += "/nps score 30d by team\n"
+        return header + render(report)
+
+
+def _sent_tokens(ctx: AppContext, teams: dict[int, str]) -> list[tuple[str, str]]:
+    import sqlalchemy as sa
+
+    from nps_bot.store.schema import surveys
+
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(surveys.c.id, surveys.c.token).where(surveys.c.state == "sent").order_by(surveys.c.id)
+        )
+        return [(r.token, teams[r.id]) for r in rows if r.id in teams]

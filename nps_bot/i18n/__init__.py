@@ -1,0 +1,79 @@
+"""Localised customer-facing strings.
+
+Catalogs are gettext ``.po`` files under ``locales/<lang>/LC_MESSAGES/messages.po``, read directly with
+Babel at runtime (no ``.mo`` compilation step). Message ids are stable keys such as ``"survey.question"``;
+the English catalog defines the key set and the fallback text.
+"""
+
+from collections.abc import Mapping
+from functools import cache
+from importlib.resources import files
+from types import MappingProxyType
+
+from babel import Locale
+from babel.core import UnknownLocaleError
+from babel.messages.pofile import read_po
+
+__all__ = ["DEFAULT", "KEYS", "SUPPORTED", "catalog", "negotiate", "t"]
+
+SUPPORTED: tuple[str, ...] = ("en", "lt", "lv", "et", "uk", "hu")
+"""Language codes that have a catalog, in no particular order of preference."""
+
+DEFAULT = "en"
+"""Language used when negotiation fails and for keys missing from a catalog."""
+
+
+def negotiate(lang: str | None) -> str:
+    """Map a language tag such as ``"lt"``, ``"lt-LT"``, ``"LT_lt"`` or ``"uk_UA"`` to a supported code.
+
+    Empty, missing, malformed or unsupported tags give :data:`DEFAULT`.
+    """
+    tag = (lang or "").strip().replace("-", "_")
+    if not tag:
+        return DEFAULT
+    found = Locale.negotiate([tag], SUPPORTED, sep="_")
+    if found is None:
+        # Locale.parse also understands forms negotiation does not, e.g. "lt@euro".
+        try:
+            found = Locale.parse(tag)
+        except (ValueError, TypeError, UnknownLocaleError):
+            return DEFAULT
+    return found.language if found.language in SUPPORTED else DEFAULT
+
+
+@cache
+def catalog(lang: str) -> Mapping[str, str]:
+    """Return the translated messages of a supported language as a read-only ``{key: text}`` mapping.
+
+    Loaded once per process. Untranslated (empty) and fuzzy entries are left out, so they fall back.
+    """
+    if lang not in SUPPORTED:
+        raise ValueError(f"unsupported language: {lang!r}")
+    po_file = files(__name__) / "locales" / lang / "LC_MESSAGES" / "messages.po"
+    with po_file.open("rb") as fh:
+        po = read_po(fh, locale=lang, abort_invalid=True)
+    return MappingProxyType(
+        {
+            message.id: message.string
+            for message in po
+            if message.id
+            and isinstance(message.id, str)
+            and isinstance(message.string, str)
+            and message.string
+            and not message.fuzzy
+        }
+    )
+
+
+def t(lang: str | None, key: str, **params: object) -> str:
+    """Translate ``key`` into the negotiated language and fill in ``params`` with :meth:`str.format`.
+
+    Falls back to English when the catalog lacks the key, then to the key itself. A placeholder without a
+    matching parameter raises :class:`KeyError`.
+    """
+    template = catalog(negotiate(lang)).get(key) or catalog(DEFAULT).get(key) or key
+    return template.format(**params)
+
+
+KEYS: frozenset[str] = frozenset(catalog(DEFAULT))
+"""Every message key, as defined by the English catalog."""

@@ -1,0 +1,32 @@
+"""Logging set-up. A filter masks e-mail addresses and tokens in every record as a last line of
+defence: the code already avoids logging them, and a stray vendor error message must not leak one."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_TOKEN = re.compile(r"\b(xox[abpr]|xapp)-[\w-]+")
+
+
+def redact(text: str) -> str:
+    return _TOKEN.sub(r"\1-***", _EMAIL.sub("<email>", text))
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def setup(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

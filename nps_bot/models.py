@@ -1,0 +1,174 @@
+"""What flows through the core: interactions in from help desks, surveys out, answers back.
+
+Interactions are built from untrusted vendor payloads, so they are pydantic models (validated,
+bounded); the rest are plain frozen dataclasses passed between the store, worker and channels.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SurveyKind = Literal["nps", "csat", "ces"]
+TicketEvent = Literal["closed", "reopened"]
+
+_SHORT = 255
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+
+class Customer(_Model):
+    email: str | None = Field(None, max_length=320)
+    name: str | None = Field(None, max_length=_SHORT)
+    external_id: str | None = Field(None, max_length=_SHORT)
+    slack_user_id: str | None = Field(None, max_length=64)
+    language: str | None = Field(None, max_length=35)
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("email")
+    @classmethod
+    def _normalise_email(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if "@" not in value:
+            raise ValueError("not an e-mail address")
+        return value.strip().lower()
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _stringify(cls, value: object) -> object:
+        # Vendors send numbers and booleans in custom fields; segments compare text.
+        if isinstance(value, dict):
+            return {str(k)[:64]: "" if v is None else str(v)[:_SHORT] for k, v in value.items()}
+        return value
+
+    def key(self, connector: str) -> str | None:
+        """Stable identity used for throttling across tickets and connectors."""
+        if self.email:
+            return f"email:{self.email}"
+        if self.slack_user_id:
+            return f"slack:{self.slack_user_id}"
+        if self.external_id:
+            return f"{connector}:{self.external_id}"
+        return None
+
+
+class Agent(_Model):
+    id: str | None = Field(None, max_length=_SHORT)
+    name: str | None = Field(None, max_length=_SHORT)
+    email: str | None = Field(None, max_length=320)
+
+
+class Interaction(_Model):
+    """One help-desk conversation that ended (or was re-opened): the unit a survey is about."""
+
+    connector: str = Field(max_length=64)
+    event_id: str = Field(min_length=1, max_length=_SHORT)
+    event: TicketEvent = "closed"
+    ticket_id: str = Field(min_length=1, max_length=_SHORT)
+    ticket_url: str | None = Field(None, max_length=2000)
+    subject: str | None = Field(None, max_length=1000)
+    channel: str | None = Field(None, max_length=64)
+    team: str | None = Field(None, max_length=_SHORT)
+    tags: tuple[str, ...] = ()
+    closed_at: datetime | None = None
+    customer: Customer
+    agent: Agent | None = None
+    kind: SurveyKind = "nps"
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _clean_tags(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        if isinstance(value, list | tuple):
+            return tuple(dict.fromkeys(str(t).strip().lower()[:_SHORT] for t in value if str(t).strip()))
+        return value
+
+
+class SurveyState(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    ON_HOLD = "on_hold"  # ticket re-opened before the survey went out; waits for the next close
+    SENDING = "sending"
+    SENT = "sent"
+    ANSWERED = "answered"
+    COMMENTED = "commented"
+    SUPPRESSED = "suppressed"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    UNDELIVERABLE = "undeliverable"  # no channel can reach this customer (yet)
+
+
+PENDING_STATES = frozenset({SurveyState.SCHEDULED, SurveyState.ON_HOLD})
+ANSWERED_STATES = frozenset({SurveyState.ANSWERED, SurveyState.COMMENTED})
+# States that count as "surveyed" for throttling and as "sent" for response rates.
+REACHED_STATES = frozenset({SurveyState.SENT, *ANSWERED_STATES, SurveyState.EXPIRED})
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingSurvey:
+    """Everything a delivery channel needs to put one survey in front of one customer."""
+
+    id: int
+    token: str
+    kind: SurveyKind
+    language: str
+    company: str
+    survey_url: str
+    connector: str
+    ticket_id: str
+    ticket_url: str | None
+    subject: str | None
+    customer_name: str | None
+    customer_email: str | None
+    slack_user_id: str | None
+    agent_name: str | None
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    channel: str
+    ref: str = ""  # channel-specific handle (e.g. "<chat>:<message ts>") for later updates
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleOutcome:
+    status: Literal["scheduled", "rescheduled", "on_hold", "duplicate", "suppressed", "ignored"]
+    survey_id: int | None = None
+    reason: str | None = None
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyRef:
+    """A survey as seen by answer handlers: enough to word the reply and update the message."""
+
+    id: int
+    token: str
+    kind: SurveyKind
+    state: SurveyState
+    language: str
+    delivery_channel: str | None
+    delivery_ref: str | None
+    customer_name: str | None
+    subject: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    survey: SurveyRef
+    score: int
+    comment: str | None
+    previous_score: int | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def changed(self) -> bool:
+        return self.previous_score is not None and self.previous_score != self.score

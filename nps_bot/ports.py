@@ -1,0 +1,120 @@
+"""The contracts between the core and integrations (help desks, chat platforms, e-mail...).
+
+An integration is found through the `nps_bot.integrations` entry-point group: the entry point
+names a factory `create(app: AppContext) -> object`, and the object takes on any of the roles
+below by having the matching attributes. The core only ever talks to these protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from starlette.routing import BaseRoute
+
+from nps_bot.models import Answer, Delivered, Interaction, OutgoingSurvey
+
+if TYPE_CHECKING:
+    from nps_bot.app import AppContext
+
+
+class WebhookError(Exception):
+    """Raised by a connector; the web layer turns it into an HTTP answer with `reason`."""
+
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Unauthorized(WebhookError):
+    status = 401
+
+
+class BadPayload(WebhookError):
+    status = 400
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """A received webhook as connectors see it: raw bytes (signatures cover them) and lower-cased headers."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    received_at: datetime
+    path_params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What a payload meant: interactions to survey, or nothing with the reason it was ignored."""
+
+    interactions: Sequence[Interaction] = ()
+    ignored: str | None = None
+
+
+@runtime_checkable
+class HelpdeskConnector(Protocol):
+    """Served at POST /webhooks/<name>."""
+
+    name: str
+
+    def verify(self, request: WebhookRequest) -> None:
+        """Raise Unauthorized unless the request provably comes from the help desk."""
+
+    def parse(self, request: WebhookRequest) -> Parsed:
+        """Raise BadPayload for malformed input; return Parsed(ignored=...) for other events."""
+
+
+class DeliveryUnavailable(Exception):
+    """This channel cannot reach this customer; the worker tries the next channel."""
+
+
+class DeliveryRetry(Exception):
+    """A passing failure (rate limit, outage); the worker retries later."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+@runtime_checkable
+class DeliveryChannel(Protocol):
+    """Puts a survey in front of a customer (chat DM, help-desk reply, e-mail...). Sync: runs in the worker."""
+
+    name: str
+
+    def deliver(self, survey: OutgoingSurvey) -> Delivered: ...
+
+
+@runtime_checkable
+class AnswerListener(Protocol):
+    """Told about every score and comment (alerts, outbound webhooks...)."""
+
+    def on_answer(self, answer: Answer) -> None: ...
+
+
+@runtime_checkable
+class ProvidesRoutes(Protocol):
+    def routes(self) -> Sequence[BaseRoute]: ...
+
+
+@runtime_checkable
+class ProvidesLifespan(Protocol):
+    """Long-running parts (e.g. a Socket Mode connection) started and stopped with the web app."""
+
+    def lifespan(self) -> AbstractAsyncContextManager[None]: ...
+
+
+@runtime_checkable
+class ProvidesDeliveryChannels(Protocol):
+    def delivery_channels(self) -> Sequence[DeliveryChannel]: ...
+
+
+class IntegrationFactory(Protocol):
+    def __call__(self, app: AppContext) -> object: ...

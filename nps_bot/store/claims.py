@@ -1,0 +1,109 @@
+"""Leased claims on due surveys: any number of workers can poll; each survey goes to one of them.
+
+On PostgreSQL the claim uses FOR UPDATE SKIP LOCKED; on SQLite the single UPDATE statement is
+atomic under the database write lock. A worker that dies leaves its lease to expire, and the
+survey is claimed again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from nps_bot.models import OutgoingSurvey, SurveyState
+from nps_bot.store.schema import customers, surveys
+
+
+def claim_due(engine: Engine, owner: str, now: datetime, lease: timedelta, limit: int) -> list[int]:
+    due = sa.or_(
+        sa.and_(surveys.c.state == SurveyState.SCHEDULED, surveys.c.due_at <= now),
+        sa.and_(surveys.c.state == SurveyState.SENDING, surveys.c.lease_until < now),
+    )
+    pick = sa.select(surveys.c.id).where(due).order_by(surveys.c.due_at).limit(limit)
+    if engine.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        surveys.update()
+        .where(surveys.c.id.in_(pick.scalar_subquery()))
+        .values(
+            state=SurveyState.SENDING,
+            lease_owner=owner,
+            lease_until=now + lease,
+            attempts=surveys.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(surveys.c.id)
+    )
+    with engine.begin() as conn:
+        return sorted(conn.execute(stmt).scalars())
+
+
+def load_outgoing(
+    engine: Engine, ids: list[int], company: str, public_url: str
+) -> list[tuple[OutgoingSurvey, str | None, datetime | None]]:
+    """The claimed surveys with what delivery needs, plus customer key and expiry for policy checks."""
+    query = (
+        sa.select(surveys, customers.c.name, customers.c.email, customers.c.slack_user_id)
+        .select_from(surveys.outerjoin(customers, customers.c.id == surveys.c.customer_id))
+        .where(surveys.c.id.in_(ids))
+        .order_by(surveys.c.due_at)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    base = public_url.rstrip("/")
+    return [
+        (
+            OutgoingSurvey(
+                id=r.id,
+                token=r.token,
+                kind=r.kind,
+                language=r.language,
+                company=company,
+                survey_url=f"{base}/s/{r.token}",
+                connector=r.connector,
+                ticket_id=r.ticket_id,
+                ticket_url=r.ticket_url,
+                subject=r.subject,
+                customer_name=r.name,
+                customer_email=r.email,
+                slack_user_id=r.slack_user_id,
+                agent_name=r.agent_name,
+                attempts=r.attempts,
+            ),
+            r.customer_key,
+            r.expires_at,
+        )
+        for r in rows
+    ]
+
+
+def finish(engine: Engine, survey_id: int, owner: str, now: datetime, **values: object) -> bool:
+    """Write a delivery outcome, only while we still hold the lease (a slow worker must not clobber)."""
+    stmt = (
+        surveys.update()
+        .where(surveys.c.id == survey_id, surveys.c.lease_owner == owner, surveys.c.state == SurveyState.SENDING)
+        .values(lease_owner=None, lease_until=None, updated_at=now, **values)
+    )
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount == 1
+
+
+def reached_recently(engine: Engine, customer_key: str, since: datetime, exclude_id: int) -> bool:
+    from nps_bot.models import REACHED_STATES
+
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.select(surveys.c.id)
+                .where(
+                    surveys.c.customer_key == customer_key,
+                    surveys.c.id != exclude_id,
+                    surveys.c.sent_at >= since,
+                    surveys.c.state.in_([s.value for s in REACHED_STATES]),
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )

@@ -1,0 +1,383 @@
+"""Survey lifecycle: schedule from an interaction, record answers and comments.
+
+Every public function is one database transaction, so a crash leaves either the whole change or
+none of it; unique keys make webhook redeliveries and double clicks harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from nps_bot import i18n
+from nps_bot.clock import Clock
+from nps_bot.models import (
+    ANSWERED_STATES,
+    PENDING_STATES,
+    REACHED_STATES,
+    Answer,
+    Interaction,
+    ScheduleOutcome,
+    SurveyRef,
+    SurveyState,
+)
+from nps_bot.policy import SurveyPolicy
+from nps_bot.store.schema import customers, responses, survey_attributes, survey_tags, surveys, webhook_events
+from nps_bot.store.sql import insert_ignore, upsert
+
+log = logging.getLogger(__name__)
+
+MAX_COMMENT = 3000
+_SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+# A survey in one of these states no longer stops the customer being surveyed again.
+_NOT_THROTTLING = (SurveyState.SUPPRESSED, SurveyState.FAILED, SurveyState.UNDELIVERABLE)
+
+
+class SurveyError(Exception):
+    """An answer that cannot be taken; the message is safe to show to the customer."""
+
+
+class SurveyNotFound(SurveyError):
+    pass
+
+
+class SurveyNotOpen(SurveyError):
+    pass
+
+
+@dataclass(slots=True)
+class SurveyService:
+    engine: Engine
+    policy: SurveyPolicy
+    clock: Clock
+    default_language: str = "en"
+
+    # -- scheduling ---------------------------------------------------------------------------
+
+    def schedule(self, interaction: Interaction) -> ScheduleOutcome:
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            fresh = insert_ignore(
+                conn,
+                webhook_events,
+                {
+                    "connector": interaction.connector,
+                    "event_id": interaction.event_id,
+                    "received_at": now,
+                    "outcome": "pending",
+                },
+                ("connector", "event_id"),
+            )
+            if not fresh:
+                return ScheduleOutcome("duplicate", reason="event already received")
+            outcome = self._apply(conn, interaction, now)
+            conn.execute(
+                webhook_events.update()
+                .where(
+                    webhook_events.c.connector == interaction.connector,
+                    webhook_events.c.event_id == interaction.event_id,
+                )
+                .values(outcome=outcome.status, survey_id=outcome.survey_id)
+            )
+        log.info(
+            "webhook %s/%s ticket %s: %s%s",
+            interaction.connector,
+            interaction.event_id,
+            interaction.ticket_id,
+            outcome.status,
+            f" ({outcome.reason})" if outcome.reason else "",
+        )
+        return outcome
+
+    def _apply(self, conn: Connection, interaction: Interaction, now: datetime) -> ScheduleOutcome:
+        existing = conn.execute(
+            sa.select(surveys.c.id, surveys.c.state).where(
+                surveys.c.connector == interaction.connector,
+                surveys.c.ticket_id == interaction.ticket_id,
+                surveys.c.kind == interaction.kind,
+            )
+        ).first()
+        if existing is not None:
+            return self._update_existing(conn, existing.id, SurveyState(existing.state), interaction, now)
+        if interaction.event == "reopened":
+            return ScheduleOutcome("ignored", reason="re-opened ticket has no survey")
+
+        customer_key = interaction.customer.key(interaction.connector)
+        reason = self.policy.exclusion(interaction)
+        if reason is None and self.policy.sampled_out(interaction):
+            reason = "not sampled"
+        if reason is None and customer_key and self._recently_surveyed(conn, customer_key, now):
+            reason = "throttled: surveyed recently"
+        state = SurveyState.SUPPRESSED if reason else SurveyState.SCHEDULED
+        survey_id = self._insert(conn, interaction, customer_key, state, reason, now)
+        if survey_id is None:  # a concurrent delivery of another event for the same ticket won
+            return ScheduleOutcome("duplicate", reason="ticket already has a survey")
+        if reason:
+            return ScheduleOutcome("suppressed", survey_id, reason=reason)
+        return ScheduleOutcome("scheduled", survey_id, due_at=self.policy.due_at(interaction, now))
+
+    def _update_existing(
+        self, conn: Connection, survey_id: int, state: SurveyState, interaction: Interaction, now: datetime
+    ) -> ScheduleOutcome:
+        if state not in PENDING_STATES:
+            return ScheduleOutcome("duplicate", survey_id, reason=f"ticket already surveyed ({state})")
+        if interaction.event == "reopened":
+            conn.execute(
+                surveys.update()
+                .where(surveys.c.id == survey_id)
+                .values(state=SurveyState.ON_HOLD, reason="ticket re-opened", updated_at=now)
+            )
+            return ScheduleOutcome("on_hold", survey_id, reason="ticket re-opened; waits for the next close")
+        due = self.policy.due_at(interaction, now)
+        conn.execute(
+            surveys.update()
+            .where(surveys.c.id == survey_id)
+            .values(
+                state=SurveyState.SCHEDULED,
+                reason=None,
+                due_at=due,
+                expires_at=due + self.policy.expiry,
+                closed_at=interaction.closed_at or now,
+                updated_at=now,
+                **self._ticket_fields(interaction),
+            )
+        )
+        return ScheduleOutcome("rescheduled", survey_id, due_at=due)
+
+    def _recently_surveyed(self, conn: Connection, customer_key: str, now: datetime) -> bool:
+        if not self.policy.throttle:
+            return False
+        hit = conn.execute(
+            sa.select(surveys.c.id)
+            .where(
+                surveys.c.customer_key == customer_key,
+                surveys.c.created_at >= self.policy.throttle_since(now),
+                surveys.c.state.not_in([s.value for s in _NOT_THROTTLING]),
+            )
+            .limit(1)
+        ).first()
+        return hit is not None
+
+    @staticmethod
+    def _ticket_fields(interaction: Interaction) -> dict[str, object]:
+        agent = interaction.agent
+        return {
+            "ticket_url": interaction.ticket_url,
+            "subject": interaction.subject,
+            "channel": interaction.channel,
+            "team": interaction.team,
+            "agent_id": agent.id if agent else None,
+            "agent_name": (agent.name or agent.email or agent.id) if agent else None,
+        }
+
+    def _insert(
+        self,
+        conn: Connection,
+        interaction: Interaction,
+        customer_key: str | None,
+        state: SurveyState,
+        reason: str | None,
+        now: datetime,
+    ) -> int | None:
+        customer_id = self._upsert_customer(conn, interaction, customer_key, now) if customer_key else None
+        language = i18n.negotiate(interaction.customer.language or self.default_language)
+        due = self.policy.due_at(interaction, now)
+        values = {
+            "token": secrets.token_urlsafe(24),
+            "kind": interaction.kind,
+            "connector": interaction.connector,
+            "ticket_id": interaction.ticket_id,
+            "customer_id": customer_id,
+            "customer_key": customer_key,
+            "language": language,
+            "state": state,
+            "reason": reason,
+            "due_at": due,
+            "expires_at": due + self.policy.expiry,
+            "attempts": 0,
+            "closed_at": interaction.closed_at or now,
+            "created_at": now,
+            "updated_at": now,
+            **self._ticket_fields(interaction),
+        }
+        if not insert_ignore(conn, surveys, values, ("connector", "ticket_id", "kind")):
+            return None
+        survey_id = conn.execute(sa.select(surveys.c.id).where(surveys.c.token == values["token"])).scalar_one()
+        if interaction.tags:
+            conn.execute(survey_tags.insert(), [{"survey_id": survey_id, "tag": t} for t in interaction.tags])
+        attributes = dict(interaction.customer.attributes)
+        if interaction.customer.language:
+            attributes.setdefault("language", language)
+        if attributes:
+            conn.execute(
+                survey_attributes.insert(),
+                [{"survey_id": survey_id, "name": k, "value": v} for k, v in attributes.items()],
+            )
+        return survey_id
+
+    @staticmethod
+    def _upsert_customer(conn: Connection, interaction: Interaction, key: str, now: datetime) -> int:
+        c = interaction.customer
+        return upsert(
+            conn,
+            customers,
+            {
+                "key": key,
+                "email": c.email,
+                "name": c.name,
+                "slack_user_id": c.slack_user_id,
+                "language": c.language,
+                "created_at": now,
+                "updated_at": now,
+            },
+            ("key",),
+            # Newer facts win, but a missing value never erases a known one.
+            lambda excluded: {
+                "email": sa.func.coalesce(excluded.email, customers.c.email),
+                "name": sa.func.coalesce(excluded.name, customers.c.name),
+                "slack_user_id": sa.func.coalesce(excluded.slack_user_id, customers.c.slack_user_id),
+                "language": sa.func.coalesce(excluded.language, customers.c.language),
+                "updated_at": excluded.updated_at,
+            },
+            returning=customers.c.id,
+        ).scalar_one()
+
+    # -- answers ------------------------------------------------------------------------------
+
+    def find(self, token: str) -> SurveyRef:
+        with self.engine.connect() as conn:
+            return self._ref(conn, token)
+
+    @staticmethod
+    def _ref(conn: Connection, token: str, *, for_update: bool = False) -> SurveyRef:
+        query = (
+            sa.select(
+                surveys.c.id,
+                surveys.c.token,
+                surveys.c.kind,
+                surveys.c.state,
+                surveys.c.language,
+                surveys.c.delivery_channel,
+                surveys.c.delivery_ref,
+                surveys.c.subject,
+                customers.c.name.label("customer_name"),
+            )
+            .select_from(surveys.outerjoin(customers, customers.c.id == surveys.c.customer_id))
+            .where(surveys.c.token == token)
+        )
+        if for_update:
+            query = query.with_for_update(of=surveys)
+        row = conn.execute(query).first()
+        if row is None:
+            raise SurveyNotFound("survey not found")
+        return SurveyRef(
+            id=row.id,
+            token=row.token,
+            kind=row.kind,
+            state=SurveyState(row.state),
+            language=row.language,
+            delivery_channel=row.delivery_channel,
+            delivery_ref=row.delivery_ref,
+            customer_name=row.customer_name,
+            subject=row.subject,
+        )
+
+    def record_score(self, token: str, score: int, *, source: str, responder: str | None = None) -> Answer:
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            ref = self._ref(conn, token, for_update=True)
+            low, high = _SCALES[ref.kind]
+            if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
+                raise SurveyError(f"score must be a whole number from {low} to {high}")
+            if ref.state not in (REACHED_STATES | {SurveyState.SENDING}):
+                raise SurveyNotOpen("this survey is not open for answers")
+            previous = conn.execute(
+                sa.select(responses.c.score, responses.c.comment).where(responses.c.survey_id == ref.id)
+            ).first()
+            upsert(
+                conn,
+                responses,
+                {
+                    "survey_id": ref.id,
+                    "kind": ref.kind,
+                    "score": score,
+                    "source": source,
+                    "responder": responder,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                ("survey_id",),
+                lambda excluded: {
+                    "score": excluded.score,
+                    "source": excluded.source,
+                    "responder": excluded.responder,
+                    "updated_at": excluded.updated_at,
+                },
+            )
+            comment = previous.comment if previous else None
+            state = SurveyState.COMMENTED if comment else SurveyState.ANSWERED
+            conn.execute(surveys.update().where(surveys.c.id == ref.id).values(state=state, updated_at=now))
+        return Answer(
+            survey=_with_state(ref, state),
+            score=score,
+            comment=comment,
+            previous_score=previous.score if previous else None,
+        )
+
+    def record_comment(self, token: str, comment: str, *, responder: str | None = None) -> Answer:
+        now = self.clock.now()
+        text = comment.strip()[:MAX_COMMENT]
+        with self.engine.begin() as conn:
+            ref = self._ref(conn, token, for_update=True)
+            if ref.state not in ANSWERED_STATES:
+                raise SurveyNotOpen("please choose a score first")
+            score = conn.execute(
+                responses.update()
+                .where(responses.c.survey_id == ref.id)
+                .values(comment=text or None, updated_at=now)
+                .returning(responses.c.score)
+            ).scalar_one()
+            state = SurveyState.COMMENTED if text else SurveyState.ANSWERED
+            conn.execute(surveys.update().where(surveys.c.id == ref.id).values(state=state, updated_at=now))
+        return Answer(survey=_with_state(ref, state), score=score, comment=text or None, previous_score=score)
+
+
+def _with_state(ref: SurveyRef, state: SurveyState) -> SurveyRef:
+    return SurveyRef(**{**{f: getattr(ref, f) for f in ref.__slots__}, "state": state})
+
+
+def current_answer(service: SurveyService, token: str) -> Answer:
+    """The stored answer to a survey (for editing the comment); SurveyNotOpen when unanswered."""
+    with service.engine.connect() as conn:
+        ref = SurveyService._ref(conn, token)
+        row = conn.execute(
+            sa.select(responses.c.score, responses.c.comment).where(responses.c.survey_id == ref.id)
+        ).first()
+    if row is None:
+        raise SurveyNotOpen("please choose a score first")
+    return Answer(survey=ref, score=row.score, comment=row.comment, previous_score=row.score)
+
+
+def latest_delivered(service: SurveyService, channel: str, ref_prefix: str) -> SurveyRef | None:
+    """The newest open survey delivered through `channel` whose delivery ref starts with `ref_prefix`
+    (e.g. a chat conversation id), so a free-text reply in that chat can be matched to it."""
+    now = service.clock.now()
+    open_states = [s.value for s in (REACHED_STATES - {SurveyState.EXPIRED})]
+    with service.engine.connect() as conn:
+        token = conn.execute(
+            sa.select(surveys.c.token)
+            .where(
+                surveys.c.delivery_channel == channel,
+                surveys.c.delivery_ref.startswith(ref_prefix, autoescape=True),
+                surveys.c.state.in_(open_states),
+                sa.or_(surveys.c.expires_at.is_(None), surveys.c.expires_at > now),
+            )
+            .order_by(surveys.c.sent_at.desc())
+            .limit(1)
+        ).scalar()
+        return SurveyService._ref(conn, token) if token else None

@@ -1,0 +1,132 @@
+"""The HTTP face of the service: webhooks in, hosted survey page, health, and integration routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from nps_bot.app import AppContext
+from nps_bot.models import ScheduleOutcome
+from nps_bot.ports import ProvidesLifespan, ProvidesRoutes, WebhookError, WebhookRequest
+from nps_bot.survey_page import survey_page_routes
+from nps_bot.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, refusing early (by Content-Length) or as soon as it grows past `limit`."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _outcome_json(outcome: ScheduleOutcome) -> dict[str, object]:
+    data: dict[str, object] = {"status": outcome.status}
+    if outcome.survey_id is not None:
+        data["survey_id"] = outcome.survey_id
+    if outcome.reason:
+        data["reason"] = outcome.reason
+    if outcome.due_at:
+        data["due_at"] = outcome.due_at.isoformat()
+    return data
+
+
+def create_app(ctx: AppContext) -> Starlette:
+    async def healthz(_: Request) -> Response:
+        def ping() -> None:
+            with ctx.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except Exception as exc:
+            log.error("health check: database unavailable: %s", type(exc).__name__)
+            return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    async def webhook(request: Request) -> Response:
+        name = request.path_params["connector"]
+        connector = ctx.connector(name)
+        if connector is None:
+            return JSONResponse({"error": f"unknown connector {name!r}"}, status_code=404)
+        try:
+            body = await read_limited(request, ctx.settings.max_body_bytes)
+        except BodyTooLarge:
+            return JSONResponse({"error": f"body larger than {ctx.settings.max_body_bytes} bytes"}, status_code=413)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        incoming = WebhookRequest(
+            body=body,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            query=dict(request.query_params),
+            received_at=ctx.clock.now(),
+            path_params=dict(request.path_params),
+        )
+        try:
+            connector.verify(incoming)
+            parsed = connector.parse(incoming)
+        except WebhookError as exc:
+            log.warning("webhook %s rejected (%d): %s", name, exc.status, exc.reason)
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        if not parsed.interactions:
+            log.info("webhook %s ignored: %s", name, parsed.ignored)
+            return JSONResponse({"status": "ignored", "reason": parsed.ignored}, status_code=202)
+        outcomes = [await run_in_threadpool(ctx.surveys.schedule, i) for i in parsed.interactions]
+        if len(outcomes) == 1:
+            return JSONResponse(_outcome_json(outcomes[0]), status_code=202)
+        return JSONResponse({"status": "accepted", "results": [_outcome_json(o) for o in outcomes]}, status_code=202)
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/webhooks/{connector}", webhook, methods=["POST"]),
+        *survey_page_routes(ctx),
+    ]
+    for plugin in ctx.integrations.values():
+        if isinstance(plugin, ProvidesRoutes):
+            routes.extend(plugin.routes())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker_thread = None
+        async with contextlib.AsyncExitStack() as stack:
+            for plugin in ctx.integrations.values():
+                if isinstance(plugin, ProvidesLifespan):
+                    await stack.enter_async_context(plugin.lifespan())
+            if ctx.settings.embedded_worker:
+                worker = Worker(ctx)
+                worker_thread = threading.Thread(
+                    target=worker.run_forever, args=(stop,), name="nps-worker", daemon=True
+                )
+                worker_thread.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                if worker_thread is not None:
+                    await asyncio.to_thread(worker_thread.join, 10)
+
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,143 @@
+"""The delivery worker: claims due surveys, hands each to the first channel that can reach the
+customer, and records the outcome. Passing failures are retried with exponential backoff."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import datetime, timedelta
+
+from nps_bot.app import AppContext
+from nps_bot.models import OutgoingSurvey, SurveyState
+from nps_bot.ports import DeliveryRetry, DeliveryUnavailable
+from nps_bot.store import claims
+
+log = logging.getLogger(__name__)
+_MAX_BACKOFF = timedelta(hours=6)
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
+    """30 s, 1 min, 2 min ... capped at 6 h; a server's Retry-After wins when it asks for longer."""
+    delay = timedelta(seconds=30 * 2 ** max(0, attempt - 1))
+    if retry_after:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return min(delay, _MAX_BACKOFF)
+
+
+class Worker:
+    def __init__(self, ctx: AppContext, owner: str | None = None) -> None:
+        self.ctx = ctx
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+    def run_once(self) -> int:
+        """Claim and deliver one batch; returns how many surveys were handled."""
+        s = self.ctx.settings
+        now = self.ctx.clock.now()
+        ids = claims.claim_due(self.ctx.engine, self.owner, now, s.worker_lease, s.worker_batch_size)
+        if not ids:
+            return 0
+        batch = claims.load_outgoing(self.ctx.engine, ids, s.company_name, s.public_url)
+        for survey, customer_key, expires_at in batch:
+            try:
+                self._handle(survey, customer_key, expires_at)
+            except Exception:  # one bad survey must not stop the batch; its lease lets it retry
+                log.exception("survey %d: unexpected error while delivering", survey.id)
+        return len(batch)
+
+    def _handle(self, survey: OutgoingSurvey, customer_key: str | None, expires_at: datetime | None) -> None:
+        now = self.ctx.clock.now()
+        engine = self.ctx.engine
+        if expires_at and now >= expires_at:
+            claims.finish(
+                engine, survey.id, self.owner, now, state=SurveyState.EXPIRED, reason="not sent before expiry"
+            )
+            log.warning("survey %d expired before it could be sent", survey.id)
+            return
+        since = now - timedelta(days=self.ctx.settings.throttle_days)
+        if (
+            customer_key
+            and self.ctx.settings.throttle_days
+            and claims.reached_recently(engine, customer_key, since, survey.id)
+        ):
+            claims.finish(
+                engine,
+                survey.id,
+                self.owner,
+                now,
+                state=SurveyState.SUPPRESSED,
+                reason="throttled: surveyed recently",
+            )
+            return
+        reasons: list[str] = []
+        for channel in self.ctx.delivery_channels():
+            try:
+                delivered = channel.deliver(survey)
+            except DeliveryUnavailable as exc:
+                reasons.append(f"{channel.name}: {exc}")
+                continue
+            except DeliveryRetry as exc:
+                self._retry(survey, f"{channel.name}: {exc}", exc.retry_after)
+                return
+            except Exception as exc:
+                log.exception("survey %d: channel %s failed", survey.id, channel.name)
+                self._retry(survey, f"{channel.name}: {type(exc).__name__}: {exc}", None)
+                return
+            claims.finish(
+                engine,
+                survey.id,
+                self.owner,
+                self.ctx.clock.now(),
+                state=SurveyState.SENT,
+                sent_at=self.ctx.clock.now(),
+                delivery_channel=delivered.channel,
+                delivery_ref=delivered.ref,
+                last_error=None,
+                reason=None,
+            )
+            log.info("survey %d sent via %s", survey.id, delivered.channel)
+            return
+        reason = "; ".join(reasons) or "no delivery channel configured"
+        claims.finish(engine, survey.id, self.owner, now, state=SurveyState.UNDELIVERABLE, reason=reason[:255])
+        log.warning("survey %d undeliverable: %s", survey.id, reason)
+
+    def _retry(self, survey: OutgoingSurvey, error: str, retry_after: float | None) -> None:
+        now = self.ctx.clock.now()
+        attempts = survey.attempts
+        if attempts >= self.ctx.settings.max_delivery_attempts:
+            claims.finish(
+                self.ctx.engine,
+                survey.id,
+                self.owner,
+                now,
+                state=SurveyState.FAILED,
+                last_error=error[:2000],
+                reason="delivery failed",
+            )
+            log.error("survey %d failed after %d attempts: %s", survey.id, attempts, error)
+            return
+        due = now + backoff(attempts, retry_after)
+        claims.finish(
+            self.ctx.engine,
+            survey.id,
+            self.owner,
+            now,
+            state=SurveyState.SCHEDULED,
+            due_at=due,
+            last_error=error[:2000],
+        )
+        log.warning("survey %d: attempt %d failed (%s); retrying at %s", survey.id, attempts, error, due.isoformat())
+
+    def run_forever(self, stop: threading.Event) -> None:
+        interval = self.ctx.settings.worker_poll_interval.total_seconds()
+        log.info("worker %s polling every %.1fs", self.owner, interval)
+        while not stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:
+                log.exception("worker poll failed; retrying")
+                handled = 0
+            if not handled:
+                stop.wait(interval)
