@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from nps_bot.clock import Clock, SystemClock
 from nps_bot.config import Settings
 from nps_bot.console import ConsoleChannel
+from nps_bot.helpdesk_reply import HelpdeskReplyChannel
 from nps_bot.models import Answer
 from nps_bot.policy import SurveyPolicy
 from nps_bot.ports import AnswerListener, DeliveryChannel, HelpdeskConnector, ProvidesDeliveryChannels
@@ -52,6 +53,9 @@ class AppContext:
             expiry=settings.survey_expiry,
             sample_rate=settings.sample_rate,
             exclude_tags=frozenset(t.lower() for t in settings.exclude_tags),
+            internal_domains=frozenset(d.lower().lstrip("@") for d in settings.internal_domains),
+            require_customer_reply=settings.require_customer_reply,
+            agent_credit=settings.agent_credit,
         )
         ctx = cls(settings, engine, clock, SurveyService(engine, policy, clock, settings.default_language))
         if load_integrations:
@@ -85,6 +89,8 @@ class AppContext:
                     available.setdefault(channel.name, channel)
         console = ConsoleChannel(self.settings)
         if self.settings.delivery:
+            # Opt-in only: posting into tickets is a visible change in every help desk.
+            available["helpdesk"] = HelpdeskReplyChannel(self.integrations.get)
             available[console.name] = console
             missing = [n for n in self.settings.delivery if n not in available]
             if missing:

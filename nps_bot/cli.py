@@ -63,6 +63,25 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from nps_bot.app import AppContext
+    from nps_bot.ports import Importer
+
+    ctx = AppContext.build(settings)
+    importer = ctx.integrations.get(args.source)
+    if not isinstance(importer, Importer):
+        names = sorted(n for n, p in ctx.integrations.items() if isinstance(p, Importer))
+        print(f"no importer named {args.source!r}; available: {', '.join(names) or 'none'}")
+        return 2
+    since = datetime.fromisoformat(args.since).replace(tzinfo=UTC)
+    until = datetime.fromisoformat(args.until).replace(tzinfo=UTC) if args.until else None
+    count = importer.run_import(since, until)
+    print(f"imported {count} answers from {args.source}")
+    return 0
+
+
 def _safe_url(url: str) -> str:
     """The database URL without its password."""
     from sqlalchemy.engine import make_url
@@ -79,10 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="play ~50 closed tickets and answers on a temporary database")
     demo.add_argument("--tickets", type=int, default=50)
     demo.add_argument("--seed", type=int, default=7)
+    imp = sub.add_parser("import", help="backfill answers from another survey tool (e.g. nicereply)")
+    imp.add_argument("source")
+    imp.add_argument("--since", required=True, help="YYYY-MM-DD (UTC)")
+    imp.add_argument("--until", help="YYYY-MM-DD (UTC), default now")
     args = parser.parse_args(argv)
     settings = Settings()
     logs.setup(settings.log_level)
-    handlers = {"serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate, "demo": cmd_demo}
+    handlers = {
+        "serve": cmd_serve,
+        "worker": cmd_worker,
+        "migrate": cmd_migrate,
+        "demo": cmd_demo,
+        "import": cmd_import,
+    }
     return handlers[args.command](settings, args)
 
 

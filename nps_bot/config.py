@@ -7,7 +7,7 @@ no vendor names; `base_config()` is the shared model config they reuse.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     survey_expiry: Duration = timedelta(days=14)
     sample_rate: float = Field(1.0, ge=0.0, le=1.0)
     exclude_tags: CsvList = Field(default_factory=list)
+    # Customers at these e-mail domains are colleagues, not customers: never surveyed.
+    internal_domains: CsvList = Field(default_factory=list)
+    # Skip tickets where the customer never wrote publicly (spam, auto-closed, outbound only).
+    require_customer_reply: bool = False
+    agent_credit: Literal["assignee", "last_replier", "closer"] = "assignee"
     # Ordered delivery channels; empty means "the first configured real channel, else console".
     delivery: CsvList = Field(default_factory=list)
 

@@ -79,8 +79,20 @@ class Interaction(_Model):
     tags: tuple[str, ...] = ()
     closed_at: datetime | None = None
     customer: Customer
-    agent: Agent | None = None
+    agent: Agent | None = None  # who gets the credit when the connector cannot tell roles apart
+    assignee: Agent | None = None
+    last_replier: Agent | None = None
+    closer: Agent | None = None
+    # Did the customer write publicly in this conversation? None = the help desk did not say.
+    customer_replied: bool | None = None
     kind: SurveyKind = "nps"
+    # Vendor-specific ids a reply-back needs later (conversation id, account id...); never shown.
+    reply_context: dict[str, str] = Field(default_factory=dict)
+
+    def credited_agent(self, role: str) -> Agent | None:
+        """The agent credited for the survey: the configured role if known, else any known one."""
+        preferred = {"assignee": self.assignee, "last_replier": self.last_replier, "closer": self.closer}
+        return preferred.get(role) or self.agent or self.assignee or self.last_replier or self.closer
 
     @field_validator("tags", mode="before")
     @classmethod
@@ -130,6 +142,7 @@ class OutgoingSurvey:
     slack_user_id: str | None
     agent_name: str | None
     attempts: int = 0
+    reply_context: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

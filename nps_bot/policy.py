@@ -16,6 +16,9 @@ class SurveyPolicy:
     expiry: timedelta
     sample_rate: float = 1.0
     exclude_tags: frozenset[str] = frozenset()
+    internal_domains: frozenset[str] = frozenset()
+    require_customer_reply: bool = False
+    agent_credit: str = "assignee"
 
     def due_at(self, interaction: Interaction, now: datetime) -> datetime:
         # The delay runs from the close, so a late webhook does not push the survey further out;
@@ -27,6 +30,11 @@ class SurveyPolicy:
         hit = sorted(self.exclude_tags.intersection(interaction.tags))
         if hit:
             return f"excluded tag: {hit[0]}"
+        email = interaction.customer.email
+        if email and email.rpartition("@")[2] in self.internal_domains:
+            return "internal requester"
+        if self.require_customer_reply and interaction.customer_replied is False:
+            return "no public customer reply"
         return None
 
     def sampled_out(self, interaction: Interaction) -> bool:

@@ -118,3 +118,26 @@ class ProvidesDeliveryChannels(Protocol):
 
 class IntegrationFactory(Protocol):
     def __call__(self, app: AppContext) -> object: ...
+
+
+@runtime_checkable
+class ReplyPoster(Protocol):
+    """A help-desk connector that can post the survey into the ticket the customer used.
+
+    Raise DeliveryUnavailable when this ticket cannot take a reply (missing ids, closed for good)
+    and DeliveryRetry for passing failures; nps_bot.http.send does both for you.
+    """
+
+    name: str
+
+    def post_survey(self, survey: OutgoingSurvey) -> Delivered: ...
+
+
+@runtime_checkable
+class Importer(Protocol):
+    """Backfills answers collected elsewhere: `nps-bot import <name> --since YYYY-MM-DD`."""
+
+    name: str
+
+    def run_import(self, since: datetime, until: datetime | None = None) -> int:
+        """Import every answer in the window; returns how many were stored (new or updated)."""

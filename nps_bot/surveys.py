@@ -144,7 +144,7 @@ class SurveyService:
                 expires_at=due + self.policy.expiry,
                 closed_at=interaction.closed_at or now,
                 updated_at=now,
-                **self._ticket_fields(interaction),
+                **self._ticket_fields(interaction, self.policy.agent_credit),
             )
         )
         return ScheduleOutcome("rescheduled", survey_id, due_at=due)
@@ -164,9 +164,10 @@ class SurveyService:
         return hit is not None
 
     @staticmethod
-    def _ticket_fields(interaction: Interaction) -> dict[str, object]:
-        agent = interaction.agent
+    def _ticket_fields(interaction: Interaction, agent_credit: str) -> dict[str, object]:
+        agent = interaction.credited_agent(agent_credit)
         return {
+            "reply_context": dict(interaction.reply_context) or None,
             "ticket_url": interaction.ticket_url,
             "subject": interaction.subject,
             "channel": interaction.channel,
@@ -203,7 +204,7 @@ class SurveyService:
             "closed_at": interaction.closed_at or now,
             "created_at": now,
             "updated_at": now,
-            **self._ticket_fields(interaction),
+            **self._ticket_fields(interaction, self.policy.agent_credit),
         }
         if not insert_ignore(conn, surveys, values, ("connector", "ticket_id", "kind")):
             return None
@@ -246,6 +247,75 @@ class SurveyService:
             },
             returning=customers.c.id,
         ).scalar_one()
+
+    def record_external_answer(
+        self,
+        interaction: Interaction,
+        score: int,
+        *,
+        comment: str | None,
+        answered_at: datetime,
+        source: str,
+    ) -> tuple[Answer, bool]:
+        """Store an answer collected by another tool (ratings imported from a survey vendor).
+
+        Idempotent on (connector, ticket id, kind): importing the same rating again updates it.
+        Returns the answer and whether it was new.
+        """
+        low, high = _SCALES[interaction.kind]
+        if not low <= score <= high:
+            raise SurveyError(f"score must be a whole number from {low} to {high}")
+        now = self.clock.now()
+        text = (comment or "").strip()[:MAX_COMMENT] or None
+        state = SurveyState.COMMENTED if text else SurveyState.ANSWERED
+        with self.engine.begin() as conn:
+            existing = conn.execute(
+                sa.select(surveys.c.token).where(
+                    surveys.c.connector == interaction.connector,
+                    surveys.c.ticket_id == interaction.ticket_id,
+                    surveys.c.kind == interaction.kind,
+                )
+            ).scalar()
+            if existing is None:
+                key = interaction.customer.key(interaction.connector)
+                self._insert(conn, interaction, key, state, None, answered_at)
+                token = conn.execute(
+                    sa.select(surveys.c.token).where(
+                        surveys.c.connector == interaction.connector,
+                        surveys.c.ticket_id == interaction.ticket_id,
+                        surveys.c.kind == interaction.kind,
+                    )
+                ).scalar_one()
+            else:
+                token = existing
+            ref = self._ref(conn, token)
+            conn.execute(
+                surveys.update()
+                .where(surveys.c.id == ref.id)
+                .values(state=state, sent_at=sa.func.coalesce(surveys.c.sent_at, answered_at), updated_at=now)
+            )
+            previous = conn.execute(sa.select(responses.c.score).where(responses.c.survey_id == ref.id)).scalar()
+            upsert(
+                conn,
+                responses,
+                {
+                    "survey_id": ref.id,
+                    "kind": interaction.kind,
+                    "score": score,
+                    "comment": text,
+                    "source": source,
+                    "created_at": answered_at,
+                    "updated_at": now,
+                },
+                ("survey_id",),
+                lambda excluded: {
+                    "score": excluded.score,
+                    "comment": excluded.comment,
+                    "updated_at": excluded.updated_at,
+                },
+            )
+        answer = Answer(survey=_with_state(ref, state), score=score, comment=text, previous_score=previous)
+        return answer, existing is None
 
     # -- answers ------------------------------------------------------------------------------
 

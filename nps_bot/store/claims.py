@@ -71,6 +71,7 @@ def load_outgoing(
                 slack_user_id=r.slack_user_id,
                 agent_name=r.agent_name,
                 attempts=r.attempts,
+                reply_context=dict(r.reply_context or {}),
             ),
             r.customer_key,
             r.expires_at,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -93,6 +94,7 @@ surveys = Table(
     Column("last_error", Text),
     Column("delivery_channel", String(32)),
     Column("delivery_ref", String(255)),
+    Column("reply_context", JSON),
     Column("closed_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

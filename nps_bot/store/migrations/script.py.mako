@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+${"import nps_bot.store.schema" if "nps_bot.store.schema" in (upgrades or "") else ""}
 
-import nps_bot.store.schema
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -1,0 +1,93 @@
+"""Outbound HTTP to vendor APIs: timeouts, bounded retries with tenacity, honest failure modes.
+
+Connectors call `send()` and get the response back, or one of the worker's exceptions:
+DeliveryRetry (429 / 5xx / timeout: try again later, with the server's Retry-After when it gave
+one) or DeliveryUnavailable (4xx: this request will never work as it is).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from nps_bot.ports import DeliveryRetry, DeliveryUnavailable
+
+log = logging.getLogger(__name__)
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Longest Retry-After honoured inside one call; longer waits go back to the worker's schedule.
+MAX_INLINE_WAIT = 5.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _should_retry(exc: BaseException) -> bool:
+    if isinstance(exc, _RetryableStatus):
+        wait = retry_after_seconds(exc.response)
+        return wait is None or wait <= MAX_INLINE_WAIT
+    return isinstance(exc, httpx.TransportError)
+
+
+def _wait(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, _RetryableStatus) and (wait := retry_after_seconds(exc.response)) is not None:
+        return wait
+    return wait_exponential_jitter(initial=0.5, max=4.0)(state)
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    attempts: int = 3,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Make one API call with retries; `what` names it in errors (e.g. "zendesk comment")."""
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=_wait,
+        retry=retry_if_exception(_should_retry),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                response = client.request(method, url, **kwargs)
+                if response.status_code in RETRY_STATUSES:
+                    raise _RetryableStatus(response)
+    except _RetryableStatus as exc:
+        raise DeliveryRetry(f"{what}: HTTP {exc.response.status_code}", retry_after_seconds(exc.response)) from None
+    except httpx.TimeoutException:
+        raise DeliveryRetry(f"{what}: timed out") from None
+    except httpx.TransportError as exc:
+        raise DeliveryRetry(f"{what}: {type(exc).__name__}") from None
+    if response.status_code >= 400:
+        # 401/403/404/422: credentials, permissions or a ticket that is gone; retrying will not help.
+        raise DeliveryUnavailable(f"{what}: HTTP {response.status_code} {response.text[:200]}")
+    return response
+
+
+def new_client(**kwargs: Any) -> httpx.Client:
+    return httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False, **kwargs)

@@ -1,0 +1,156 @@
+"""Shared fixtures: an isolated environment, a controllable clock, the real app served over HTTP
+on 127.0.0.1, the fake Slack Web API, and databases (SQLite always; PostgreSQL when
+NPS_BOT_TEST_POSTGRES_URL points at a server, as it does in CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from nps_bot import signing
+from nps_bot.app import AppContext
+from nps_bot.clock import ManualClock
+from nps_bot.config import Settings
+from nps_bot.server import BackgroundServer
+from nps_bot.web import create_app
+from nps_bot.worker import Worker
+from tests.fakes.slack_api import FakeSlack, fake_slack  # noqa: F401
+
+GENERIC_SECRET = "test-generic-secret"
+SLACK_SIGNING_SECRET = "test-signing-secret"
+PG_URL = os.environ.get("NPS_BOT_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No developer .env, no real tokens: every test states the settings it needs."""
+    for name in list(os.environ):
+        if name.startswith(("NPS_BOT_", "SLACK_")) and name != "NPS_BOT_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
+
+
+def _pg_database() -> Iterator[str]:
+    assert PG_URL
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    name = f"nps_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """Runs the test on SQLite and, when a server is configured, on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'nps.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("NPS_BOT_TEST_POSTGRES_URL not set (CI sets it)")
+    yield from _pg_database()
+
+
+@pytest.fixture
+def db_url(tmp_path: Any) -> str:
+    return f"sqlite:///{tmp_path / 'nps.db'}"
+
+
+@dataclass
+class Live:
+    ctx: AppContext
+    url: str
+    http: httpx.Client
+    clock: ManualClock
+
+    def worker(self) -> Worker:
+        return Worker(self.ctx, owner="test-worker")
+
+    def post_generic(
+        self,
+        body: dict[str, Any] | bytes,
+        *,
+        secret: str = GENERIC_SECRET,
+        at: datetime | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        ts = int((at or self.clock.now()).timestamp())
+        all_headers = {signing.HEADER: signing.sign(secret, raw, ts), "content-type": "application/json"}
+        all_headers.update(headers or {})
+        return self.http.post("/webhooks/generic", content=raw, headers=all_headers)
+
+
+@pytest.fixture
+def make_live(monkeypatch: pytest.MonkeyPatch, clock: ManualClock, db_url: str) -> Iterator[Callable[..., Live]]:
+    """Start the real app on 127.0.0.1; `env` sets integration variables, `settings` core ones."""
+    stack: list[tuple[BackgroundServer, httpx.Client, AppContext]] = []
+
+    def start(env: dict[str, str] | None = None, database_url: str | None = None, **settings: Any) -> Live:
+        monkeypatch.setenv("NPS_BOT_GENERIC_SECRET", GENERIC_SECRET)
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        settings.setdefault("survey_delay", timedelta(hours=1))
+        settings.setdefault("embedded_worker", False)
+        settings.setdefault("company_name", "Acme")
+        ctx = AppContext.build(Settings(database_url=database_url or db_url, **settings), clock=clock)
+        server = BackgroundServer(create_app(ctx)).__enter__()
+        ctx.settings.public_url = server.url
+        http = httpx.Client(base_url=server.url, timeout=10)
+        stack.append((server, http, ctx))
+        return Live(ctx, server.url, http, clock)
+
+    yield start
+    for server, http, ctx in reversed(stack):
+        http.close()
+        server.__exit__(None, None, None)
+        ctx.engine.dispose()
+
+
+def generic_event(n: int = 1, **overrides: Any) -> dict[str, Any]:
+    """A generic ticket-closed body shaped like the README's schema."""
+    body: dict[str, Any] = {
+        "event": "ticket.closed",
+        "id": f"evt_{n}",
+        "ticket": {
+            "id": f"T-{1000 + n}",
+            "subject": "Invoice shows the wrong VAT",
+            "url": f"https://help.example.com/tickets/{1000 + n}",
+            "channel": "chat",
+            "team": "Billing",
+            "tags": ["billing", "vat"],
+            "closed_at": "2026-11-20T09:55:00Z",
+        },
+        "customer": {
+            "email": f"customer{n}@example.com",
+            "name": "Rūta Jankauskienė",
+            "slack_user_id": f"U{n:08d}",
+            "language": "lt",
+            "attributes": {"plan": "pro", "region": "EU"},
+        },
+        "agent": {"id": "42", "name": "Ona", "email": "ona@acme.example"},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(body.get(key), dict):
+            body[key] = {**body[key], **value}
+        else:
+            body[key] = value
+    return body
