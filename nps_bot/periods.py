@@ -24,6 +24,11 @@ class Period:
         return Period(self.start - length, self.start, f"previous {self.label}")
 
 
+def _through(now: datetime) -> datetime:
+    """Exclusive end for periods that run up to and including `now`."""
+    return now + timedelta(microseconds=1)
+
+
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
@@ -31,22 +36,23 @@ def _midnight(day: date) -> datetime:
 def parse_period(text: str, now: datetime) -> Period:
     """Raise ValueError naming the accepted forms when `text` is none of them."""
     text = text.strip().lower()
+    end = _through(now)
     today = now.astimezone(UTC).date()
     if m := _DAYS.match(text):
         days = int(m.group(1))
         if days < 1:
             raise ValueError("a period needs at least one day")
-        return Period(now - timedelta(days=days), now, f"last {days} days")
+        return Period(now - timedelta(days=days), end, f"last {days} days")
     if text == "all":
-        return Period(EPOCH, now, "all time")
+        return Period(EPOCH, end, "all time")
     if text == "this-week":
         start = today - timedelta(days=today.weekday())
-        return Period(_midnight(start), now, "this week")
+        return Period(_midnight(start), end, "this week")
     if text == "last-week":
         start = today - timedelta(days=today.weekday() + 7)
         return Period(_midnight(start), _midnight(start + timedelta(days=7)), "last week")
     if text == "this-month":
-        return Period(_midnight(today.replace(day=1)), now, "this month")
+        return Period(_midnight(today.replace(day=1)), end, "this month")
     if text == "last-month":
         end = today.replace(day=1)
         start = (end - timedelta(days=1)).replace(day=1)
@@ -54,7 +60,7 @@ def parse_period(text: str, now: datetime) -> Period:
     if text == "quarter":
         first_month = 3 * ((today.month - 1) // 3) + 1
         start = today.replace(month=first_month, day=1)
-        return Period(_midnight(start), now, f"Q{(first_month - 1) // 3 + 1} {today.year}")
+        return Period(_midnight(start), end, f"Q{(first_month - 1) // 3 + 1} {today.year}")
     if m := _RANGE.match(text):
         try:
             first, last = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
