@@ -21,7 +21,8 @@ def _insert_for(conn: Connection, table: Table) -> Any:
 def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any], conflict: Sequence[str]) -> bool:
     """Insert a row unless one with the same unique key exists; True when it was inserted."""
     stmt = _insert_for(conn, table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
-    return conn.execute(stmt).rowcount == 1
+    # RETURNING rather than rowcount: psycopg reports -1 for inserts SQLAlchemy adds RETURNING to.
+    return conn.execute(stmt.returning(table.c[conflict[0]])).first() is not None
 
 
 def upsert(
