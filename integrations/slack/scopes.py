@@ -1,0 +1,18 @@
+"""The OAuth scopes each Slack Web API method and event we use needs (docs.slack.dev method pages).
+
+tests/test_manifest.py scans this package for the methods it calls and checks that the manifest
+asks for exactly these scopes: no missing scope at run time, no scope we do not need.
+"""
+
+from __future__ import annotations
+
+METHOD_SCOPES: dict[str, frozenset[str]] = {
+    "chat_postMessage": frozenset({"chat:write"}),
+    "chat_update": frozenset({"chat:write"}),
+    "chat_postEphemeral": frozenset({"chat:write"}),
+    "views_open": frozenset(),
+    # users.lookupByEmail needs users:read.email, which Slack only grants together with users:read.
+    "users_lookupByEmail": frozenset({"users:read", "users:read.email"}),
+}
+EVENT_SCOPES: dict[str, frozenset[str]] = {"message.im": frozenset({"im:history"})}
+COMMAND_SCOPES = frozenset({"commands"})
