@@ -16,7 +16,14 @@ from nps_bot.console import ConsoleChannel
 from nps_bot.helpdesk_reply import HelpdeskReplyChannel
 from nps_bot.models import Answer
 from nps_bot.policy import SurveyPolicy
-from nps_bot.ports import AnswerListener, DeliveryChannel, HelpdeskConnector, ProvidesDeliveryChannels
+from nps_bot.ports import (
+    AnswerListener,
+    DeliveryChannel,
+    HelpdeskConnector,
+    PeriodicJob,
+    ProvidesDeliveryChannels,
+    ProvidesPeriodicJobs,
+)
 from nps_bot.store import create_engine_for, migrate
 from nps_bot.surveys import SurveyService
 
@@ -31,6 +38,8 @@ class AppContext:
     clock: Clock
     surveys: SurveyService
     integrations: dict[str, object] = field(default_factory=dict)
+    # Core jobs (e.g. outbound webhooks) registered at start-up beside the integrations' own.
+    extra_jobs: list[PeriodicJob] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -97,6 +106,13 @@ class AppContext:
                 log.warning("delivery channels not available: %s", ", ".join(missing))
             return [available[n] for n in self.settings.delivery if n in available]
         return list(available.values()) or [console]
+
+    def periodic_jobs(self) -> list[PeriodicJob]:
+        jobs: list[PeriodicJob] = []
+        for plugin in self.integrations.values():
+            if isinstance(plugin, ProvidesPeriodicJobs):
+                jobs.extend(plugin.periodic_jobs())
+        return jobs + list(self.extra_jobs)
 
     def answer_listeners(self) -> list[AnswerListener]:
         return [p for p in self.integrations.values() if isinstance(p, AnswerListener)]

@@ -141,3 +141,21 @@ class Importer(Protocol):
 
     def run_import(self, since: datetime, until: datetime | None = None) -> int:
         """Import every answer in the window; returns how many were stored (new or updated)."""
+
+
+@runtime_checkable
+class PeriodicJob(Protocol):
+    """Work the delivery worker also runs on every poll (digests due, alerts to retry, outbox).
+
+    Must be safe with many workers: claim rows with unique keys or leases before acting.
+    """
+
+    name: str
+
+    def run_due(self, now: datetime) -> int:
+        """Do what is due at `now`; returns how many items were handled."""
+
+
+@runtime_checkable
+class ProvidesPeriodicJobs(Protocol):
+    def periodic_jobs(self) -> Sequence[PeriodicJob]: ...

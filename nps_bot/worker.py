@@ -33,6 +33,19 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     def run_once(self) -> int:
+        """Deliver one batch of due surveys, then run the periodic jobs; returns items handled."""
+        return self.deliver_due() + self.run_jobs()
+
+    def run_jobs(self) -> int:
+        handled = 0
+        for job in self.ctx.periodic_jobs():
+            try:
+                handled += job.run_due(self.ctx.clock.now())
+            except Exception:  # one failing job must not starve survey delivery
+                log.exception("periodic job %s failed", job.name)
+        return handled
+
+    def deliver_due(self) -> int:
         """Claim and deliver one batch; returns how many surveys were handled."""
         s = self.ctx.settings
         now = self.ctx.clock.now()

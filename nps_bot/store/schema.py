@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -149,4 +150,84 @@ responses = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_responses_created_at", "created_at"),
+)
+
+
+# -- results in chat: digest and alert subscriptions, digest slots, detractor alerts, outbox -----
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # "digest" | "alert"
+    Column("platform", String(32), nullable=False),  # chat integration name, e.g. the Slack one
+    Column("channel_id", String(64), nullable=False),
+    Column("created_by", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    # digest: a cron rule evaluated in `timezone`, the report period in days, optional segment
+    Column("cron", String(64)),
+    Column("timezone", String(64)),
+    Column("period_days", Integer),
+    Column("dimension", String(64)),
+    # alert: answers with score <= max_score, optionally only where filter_dimension = filter_value
+    Column("max_score", Integer),
+    Column("filter_dimension", String(64)),
+    Column("filter_value", String(255)),
+    UniqueConstraint("platform", "kind", "channel_id"),
+)
+
+# One row per digest slot: inserting it is the claim, so a slot is posted exactly once whatever
+# the number of workers, and a restart finds what was already posted.
+digest_runs = Table(
+    "digest_runs",
+    metadata,
+    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True),
+    Column("slot_at", UtcDateTime, primary_key=True),
+    Column("claimed_by", String(64), nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("posted_at", UtcDateTime),
+    Column("message_ref", String(255)),
+    Column("error", Text),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("survey_id", Id, ForeignKey("surveys.id", ondelete="CASCADE"), nullable=False),
+    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | posted | failed
+    Column("message_ref", String(255)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime),
+    Column("needs_update", Boolean, nullable=False, default=False),  # comment/score changed after posting
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_at", UtcDateTime),
+    Column("resolved_by", String(64)),
+    Column("resolved_at", UtcDateTime),
+    Column("outcome", Text),
+    UniqueConstraint("survey_id", "subscription_id"),
+    Index("ix_alerts_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
+# Outbound signed webhooks, written in the same transaction as the change they report and
+# delivered by the worker with backoff: nothing is lost when a receiver is down.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_type", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("target_url", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", UtcDateTime),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
 )
