@@ -6,10 +6,11 @@ none of it; unique keys make webhook redeliveries and double clicks harmless.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
@@ -93,6 +94,11 @@ class SurveyService:
             f" ({outcome.reason})" if outcome.reason else "",
         )
         return outcome
+
+    def schedule_now(self, interaction: Interaction) -> ScheduleOutcome:
+        """Schedule with no delay (a survey an admin sends by hand); every other policy applies."""
+        now_policy = dataclasses.replace(self.policy, delay=timedelta(0))
+        return SurveyService(self.engine, now_policy, self.clock, self.default_language).schedule(interaction)
 
     def _apply(self, conn: Connection, interaction: Interaction, now: datetime) -> ScheduleOutcome:
         existing = conn.execute(

@@ -93,7 +93,12 @@ def view_submission(user_id: str, view: dict[str, Any], values: dict[str, Any]) 
     return urlencode({"payload": json.dumps(payload)})
 
 
-def slash_command(text: str, user_id: str = "U0ADMIN", channel: str = "C0GENERAL") -> str:
+def slash_command(
+    text: str,
+    user_id: str = "U0ADMIN",
+    channel: str = "C0GENERAL",
+    response_url: str = "https://hooks.slack.com/commands/T0TEST/1/abc",
+) -> str:
     return urlencode(
         {
             "token": "legacy-verification-token",
@@ -107,7 +112,7 @@ def slash_command(text: str, user_id: str = "U0ADMIN", channel: str = "C0GENERAL
             "text": text,
             "api_app_id": "A0TEST",
             "is_enterprise_install": "false",
-            "response_url": "https://hooks.slack.com/commands/T0TEST/1/abc",
+            "response_url": response_url,
             "trigger_id": "1337.44.abcdef",
         }
     )

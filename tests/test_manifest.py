@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from integrations.slack.scopes import COMMAND_SCOPES, EVENT_SCOPES, METHOD_SCOPES
+from integrations.slack.scopes import COMMAND_SCOPES, EVENT_SCOPES, METHOD_SCOPES, POSTING_SCOPES
 
 ROOT = Path(__file__).resolve().parent.parent
 SLACK_SRC = ROOT / "integrations" / "slack"
@@ -31,7 +31,7 @@ def test_every_called_method_has_known_scopes() -> None:
 def test_manifest_scopes_are_exactly_what_the_code_uses() -> None:
     m = manifest()
     events = set(m["settings"]["event_subscriptions"]["bot_events"])
-    needed = set(COMMAND_SCOPES)
+    needed = set(COMMAND_SCOPES) | POSTING_SCOPES
     for method in called_methods():
         needed |= METHOD_SCOPES[method]
     for event in events:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_sdk import WebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -30,18 +31,21 @@ class SlackIntegration:
         self.configured = bool(settings.bot_token)
         self.bolt = None
         self.handler = None
+        self.client: WebClient | None = None
         if self.configured:
             # Socket Mode connections are not signed; over HTTP, Bolt checks the signing secret.
             secret = settings.signing_secret or ""
             if not secret and not settings.app_token:
                 log.warning("SLACK_SIGNING_SECRET is not set: /slack/events will refuse every request")
-            self.bolt = build_bolt_app(ctx, async_web_client(settings), secret)
+            self.client = web_client(settings)
+            admins = frozenset(settings.admins) | frozenset(ctx.settings.admins)
+            self.bolt = build_bolt_app(ctx, async_web_client(settings), secret, self.client, admins)
             self.handler = AsyncSlackRequestHandler(self.bolt)
         else:
             log.info("SLACK_BOT_TOKEN not set: Slack is off, surveys go to the console channel")
 
     def delivery_channels(self) -> Sequence[DeliveryChannel]:
-        return [SlackDmChannel(web_client(self.settings))] if self.configured else []
+        return [SlackDmChannel(self.client)] if self.configured else []
 
     def routes(self) -> Sequence[BaseRoute]:
         async def events(request: Request) -> Response:

@@ -11,7 +11,8 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,7 +33,9 @@ from nps_bot.surveys import SurveyError
 log = logging.getLogger(__name__)
 
 
-def build_bolt_app(ctx: AppContext, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+def build_bolt_app(
+    ctx: AppContext, client: AsyncWebClient, signing_secret: str, sync_client: WebClient, admins: frozenset[str]
+) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
     company = ctx.settings.company_name
     chat_answers = ChatAnswers(ctx)
@@ -117,12 +120,24 @@ def build_bolt_app(ctx: AppContext, client: AsyncWebClient, signing_secret: str)
         await notify(answer)
 
     @app.command("/nps")
-    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        text = command.get("text", "")
+        inv = commands.Invocation(ctx, sync_client, command["user_id"], command["channel_id"], admins)
+        slow = (text.split() or [""])[0].lower() in commands.SLOW
+        if slow:
+            if no := await asyncio.to_thread(commands.refusal, inv, text):
+                await ack(**no.as_ack())
+                return
+            await ack(text="Working on it…", response_type="ephemeral")
         try:
-            reply = await asyncio.to_thread(commands.handle, ctx, command.get("text", ""))
+            reply = await asyncio.to_thread(commands.handle, inv, text)
         except Exception:
-            log.exception("/nps %r failed", command.get("text", ""))
+            log.exception("/nps %s failed", (text.split() or [""])[0])
             reply = commands.usage("something went wrong on our side; the error is in the service log")
-        await ack(**reply.as_ack())
+        if not slow:
+            await ack(**reply.as_ack())
+            return
+        # response_url works in any channel the command came from, member or not.
+        await respond(**reply.as_ack())
 
     return app

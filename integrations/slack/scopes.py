@@ -13,6 +13,13 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "views_open": frozenset(),
     # users.lookupByEmail needs users:read.email, which Slack only grants together with users:read.
     "users_lookupByEmail": frozenset({"users:read", "users:read.email"}),
+    "users_info": frozenset({"users:read"}),
+    # Private channels only show up for members (groups:read); public ones need channels:read.
+    "conversations_info": frozenset({"channels:read", "groups:read"}),
+    "conversations_open": frozenset({"im:write"}),
+    "files_upload_v2": frozenset({"files:write"}),
 }
 EVENT_SCOPES: dict[str, frozenset[str]] = {"message.im": frozenset({"im:history"})}
 COMMAND_SCOPES = frozenset({"commands"})
+# Not tied to one method: lets digests and alerts post to public channels without an invite.
+POSTING_SCOPES = frozenset({"chat:write.public"})

@@ -1,0 +1,119 @@
+"""`/nps` subcommands through signed slash-command requests to the real app and the fake Slack."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from nps_bot import subscriptions
+from tests.conftest import SLACK_SIGNING_SECRET, Live, generic_event
+from tests.fakes.slack_api import FakeSlack
+from tests.slack_requests import signed_post, slash_command
+from tests.test_end_to_end import slack_env
+
+ADMIN, MEMBER = "U0ADMIN", "U0MEMBER"
+
+
+@pytest.fixture
+def live(make_live: Callable[..., Live], fake_slack: FakeSlack) -> Live:
+    fake_slack.add_user(ADMIN, "lead@acme.example", is_admin=True, tz="Europe/Vilnius")
+    fake_slack.add_user(MEMBER, "agent@acme.example")
+    fake_slack.add_channel("C0PUBLIC", "support-nps")
+    fake_slack.add_channel("C0SECRET", "leads", is_private=True)
+    return make_live(env=slack_env(fake_slack))
+
+
+def nps(live: Live, text: str, user: str = ADMIN, channel: str = "C0PUBLIC") -> str:
+    # Delayed answers go to the response_url: point it at the fake so they are recorded.
+    response_url = live.ctx.integrations["slack"].settings.api_url + "response_url"
+    body = slash_command(text, user_id=user, channel=channel, response_url=response_url)
+    r = signed_post(live.http, SLACK_SIGNING_SECRET, body)
+    assert r.status_code == 200
+    return r.json()["text"]
+
+
+def test_admin_only_commands_refuse_others_politely(live: Live) -> None:
+    for text in ("digest here weekly mon 09:00", "alerts here", "send <@U0OTHER|o>", "export", "digest off"):
+        assert "only workspace admins" in nps(live, text, user=MEMBER)
+    assert subscriptions.list_for(live.ctx.engine) == []
+    assert "No digests yet" in nps(live, "digest list", user=MEMBER), "listing is for everyone"
+
+
+def test_configured_admins_need_no_workspace_role(make_live: Callable[..., Live], fake_slack: FakeSlack) -> None:
+    fake_slack.add_user(MEMBER, "agent@acme.example")
+    fake_slack.add_channel("C0PUBLIC", "support-nps")
+    live = make_live(env=slack_env(fake_slack), admins=[MEMBER])
+    assert "Done" in nps(live, "alerts here", user=MEMBER)
+
+
+def test_digest_subscription_lifecycle(live: Live) -> None:
+    reply = nps(live, "digest here weekly mon 09:00 by team")
+    assert "Done" in reply and "Europe/Vilnius" in reply
+    (sub,) = subscriptions.list_for(live.ctx.engine, kind="digest")
+    assert (sub.channel_id, sub.cron, sub.timezone, sub.dimension, sub.period_days) == (
+        "C0PUBLIC", "0 9 * * 1", "Europe/Vilnius", "team", 7,
+    )  # fmt: skip
+    nps(live, "digest here daily 08:30")
+    (sub,) = subscriptions.list_for(live.ctx.engine, kind="digest")
+    assert (sub.cron, sub.period_days, sub.dimension) == ("30 8 * * *", 1, None), "subscribing again replaces"
+    assert "C0PUBLIC" in nps(live, "digest list")
+    assert nps(live, "digest off") == "Digest stopped for this channel."
+    assert subscriptions.list_for(live.ctx.engine) == []
+
+
+def test_private_channel_without_the_bot_gets_the_invite_fix(live: Live) -> None:
+    reply = nps(live, "digest here weekly mon 09:00", channel="C0SECRET")
+    assert "/invite @nps-bot" in reply
+    assert subscriptions.list_for(live.ctx.engine) == []
+
+
+def test_bad_digest_rules_answer_with_usage(live: Live) -> None:
+    for text in ("digest here", "digest here weekly funday 09:00", "digest here daily 25:00", "digest somewhere"):
+        assert "Usage" in nps(live, text)
+    assert subscriptions.list_for(live.ctx.engine) == []
+
+
+def test_alert_rules(live: Live) -> None:
+    assert "scoring 4 or less where team is Billing" in nps(live, "alerts here score<=4 team=Billing")
+    (sub,) = subscriptions.list_for(live.ctx.engine, kind="alert")
+    assert (sub.max_score, sub.filter_dimension, sub.filter_value) == (4, "team", "Billing")
+    assert "Usage" in nps(live, "alerts here score<=11")
+    assert "Usage" in nps(live, "alerts here nonsense")
+    assert nps(live, "alerts off") == "Alerts stopped for this channel."
+
+
+def test_send_a_survey_now(live: Live, fake_slack: FakeSlack) -> None:
+    assert "on its way" in nps(live, "send <@U0CUSTOMER|ruta>")
+    assert live.worker().run_once() == 1
+    (dm,) = fake_slack.calls_to("chat.postMessage")
+    assert dm.params["channel"] == "U0CUSTOMER"
+    again = nps(live, "send <@U0CUSTOMER|ruta>")
+    assert "Not sent" in again and "throttled" in again
+    assert "neither a @mention nor an e-mail" in nps(live, "send yesterday")
+
+
+def test_export_uploads_a_csv_to_the_admin(live: Live, fake_slack: FakeSlack) -> None:
+    live.post_generic(generic_event(1))
+    live.clock.advance(timedelta(hours=1))
+    live.worker().run_once()
+    from nps_bot.store.schema import surveys
+
+    with live.ctx.engine.connect() as conn:
+        token = conn.execute(surveys.select()).first().token
+    live.http.get(f"/s/{token}", params={"score": 4})
+    live.http.post(f"/s/{token}/comment", data={"comment": "Too slow, sorry"})
+    assert nps(live, "export 30d") == "Working on it…"
+    (notice,) = fake_slack.wait_for("response_url")
+    assert "1 answers" in notice.params["text"]
+    fake_slack.wait_for("files.completeUploadExternal")
+    (data,) = fake_slack.uploads.values()
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    assert len(rows) == 1
+    assert (rows[0]["score"], rows[0]["group"], rows[0]["comment"], rows[0]["team"]) == (
+        "4", "detractor", "Too slow, sorry", "Billing",
+    )  # fmt: skip
+    assert sorted(rows[0]["tags"].split(",")) == ["billing", "vat"]
