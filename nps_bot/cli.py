@@ -77,7 +77,12 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     since = datetime.fromisoformat(args.since).replace(tzinfo=UTC)
     until = datetime.fromisoformat(args.until).replace(tzinfo=UTC) if args.until else None
-    count = importer.run_import(since, until)
+    try:
+        count = importer.run_import(since, until)
+    except Exception as exc:  # a vendor outage or bad key: say so in one line, not a traceback
+        log.debug("import failed", exc_info=True)
+        print(f"import from {args.source} failed: {exc}")
+        return 1
     print(f"imported {count} answers from {args.source}")
     return 0
 

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from nps_bot.app import AppContext
 from nps_bot.models import ScheduleOutcome
-from nps_bot.ports import ProvidesLifespan, ProvidesRoutes, WebhookError, WebhookRequest
+from nps_bot.ports import Parsed, ProvidesLifespan, ProvidesRoutes, WebhookError, WebhookRequest
 from nps_bot.survey_page import survey_page_routes
 from nps_bot.worker import Worker
 
@@ -85,9 +85,13 @@ def create_app(ctx: AppContext) -> Starlette:
             received_at=ctx.clock.now(),
             path_params=dict(request.path_params),
         )
-        try:
+        def verify_and_parse() -> Parsed:
             connector.verify(incoming)
-            parsed = connector.parse(incoming)
+            return connector.parse(incoming)
+
+        try:
+            # Off the event loop: connectors may hash large bodies or, for imports, write to the database.
+            parsed = await run_in_threadpool(verify_and_parse)
         except WebhookError as exc:
             log.warning("webhook %s rejected (%d): %s", name, exc.status, exc.reason)
             return JSONResponse({"error": exc.reason}, status_code=exc.status)

@@ -1,0 +1,14 @@
+"""Nicereply: import CSAT/CES/NPS ratings as answers (`nps-bot import nicereply`) and take single ratings
+from a relay at POST /webhooks/nicereply. Setup and what is verified: docs/connectors/nicereply.md.
+"""
+
+from __future__ import annotations
+
+from integrations.nicereply.connector import NicereplyIntegration, NicereplySettings, csat_to_five
+from nps_bot.app import AppContext
+
+__all__ = ["NicereplyIntegration", "NicereplySettings", "create", "csat_to_five"]
+
+
+def create(app: AppContext) -> NicereplyIntegration:
+    return NicereplyIntegration(app, NicereplySettings())

@@ -1,0 +1,368 @@
+"""LiveAgent over HTTP: rule "HTTP request" → token check → survey; reply-back through the worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import respx
+import sqlalchemy as sa
+
+import nps_bot.http
+from nps_bot.store.schema import survey_attributes, survey_tags, surveys, webhook_events
+from tests.conftest import Live
+
+FIXTURES = Path(__file__).parent / "fixtures" / "liveagent"
+SECRET = "la-rule-token-3f9c"
+BASE = "https://acme.ladesk.com"
+MESSAGES = f"{BASE}/api/conversations/a9f3c2d1/messages"
+TICKET = f"{BASE}/api/v3/tickets/a9f3c2d1"
+ENV = {
+    "NPS_BOT_LIVEAGENT_SECRET": f"old-token,{SECRET}",
+    "NPS_BOT_LIVEAGENT_URL": BASE + "/",
+    "NPS_BOT_LIVEAGENT_API_KEY": "la-api-key",
+    "NPS_BOT_LIVEAGENT_USERIDENTIFIER": "surveys@acme.example",
+}
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def post(
+    live: Live, body: dict[str, Any] | bytes, *, token: str | None = SECRET, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    url = "/webhooks/liveagent" + (f"?token={token}" if token is not None else "")
+    return live.http.post(url, content=raw, headers={"content-type": "application/json", **(headers or {})})
+
+
+def rows(live: Live, table: sa.Table) -> list[Any]:
+    with live.ctx.engine.connect() as conn:
+        return list(conn.execute(sa.select(table)))
+
+
+def survey(live: Live) -> Any:
+    (row,) = rows(live, surveys)
+    return row
+
+
+@pytest.fixture
+def live(make_live: Callable[..., Live]) -> Live:
+    return make_live(env=ENV)
+
+
+@pytest.fixture
+def sending(make_live: Callable[..., Live]) -> Live:
+    return make_live(env=ENV, delivery=["helpdesk"], survey_delay=timedelta(0))
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """5xx and timeouts without Retry-After back off 0.5 s and more; tests do not wait for it."""
+    monkeypatch.setattr(nps_bot.http, "wait_exponential_jitter", lambda **_: lambda _state: 0.0)
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route(host="127.0.0.1").pass_through()
+        yield mock
+
+
+def assert_scheduled_with_fields(live: Live, response: httpx.Response) -> None:
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "scheduled"
+    row = survey(live)
+    assert (row.connector, row.ticket_id, row.kind) == ("liveagent", "a9f3c2d1", "nps")
+    assert (row.agent_id, row.agent_name) == ("7c1e9b02", "Ona Petraitė")
+    assert (row.team, row.channel, row.subject) == ("Billing", "email", "Invoice shows the wrong VAT")
+    assert row.language == "lt"
+    assert row.closed_at == datetime(2026, 11, 20, 9, 55, tzinfo=UTC)
+    assert row.reply_context == {
+        "ticket_id": "a9f3c2d1",
+        "conversation_id": "a9f3c2d1",
+        "ticket_code": "KQR-GHT-418",
+        "status": "R",
+    }
+    assert sorted(t.tag for t in rows(live, survey_tags)) == ["billing", "vat"]
+    assert {a.name: a.value for a in rows(live, survey_attributes)} == {"plan": "pro", "language": "lt"}
+    assert row.customer_key == "email:ruta@example.com"
+
+
+# -- webhook in ----------------------------------------------------------------------------------
+
+
+def test_resolved_ticket_schedules_a_survey(live: Live) -> None:
+    assert_scheduled_with_fields(live, post(live, fixture("rule_resolved.json")))
+    (event,) = rows(live, webhook_events)
+    assert event.event_id == "a9f3c2d1:R:2026-11-20T09:55:00+00:00"
+
+
+def test_form_encoded_body_is_accepted(live: Live) -> None:
+    raw = (FIXTURES / "rule_resolved.form.txt").read_bytes().strip()
+    response = post(live, raw, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert_scheduled_with_fields(live, response)
+
+
+def test_token_in_a_header_and_status_words(live: Live) -> None:
+    body = fixture("rule_resolved.json") | {"status": "Closed", "channel": "B"}
+    response = post(live, body, token=None, headers={"X-NPS-Bot-Token": SECRET})
+    assert response.status_code == 202
+    row = survey(live)
+    assert row.channel == "chat"
+    assert row.reply_context["status"] == "L"
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [("wrong-token", "does not match"), (None, "missing token"), ("", "missing token")],
+)
+def test_bad_token_is_refused_and_nothing_stored(live: Live, token: str | None, reason: str) -> None:
+    response = post(live, fixture("rule_resolved.json"), token=token)
+    assert response.status_code == 401
+    assert reason in response.json()["error"]
+    assert rows(live, surveys) == []
+    assert rows(live, webhook_events) == []
+
+
+def test_missing_secret_config_refuses_everything(make_live: Callable[..., Live]) -> None:
+    live = make_live(env={k: v for k, v in ENV.items() if k != "NPS_BOT_LIVEAGENT_SECRET"})
+    response = post(live, fixture("rule_resolved.json"))
+    assert response.status_code == 401
+    assert "NPS_BOT_LIVEAGENT_SECRET" in response.json()["error"]
+    assert rows(live, surveys) == []
+
+
+def test_malformed_bodies_are_400(live: Live) -> None:
+    assert post(live, b'{"ticket_id": "a9f3c2d1", ').status_code == 400
+    assert post(live, b"[1, 2]").json()["error"] == "body must be a JSON object"
+    missing = post(live, {"status": "R"})
+    assert missing.status_code == 400
+    assert "ticket_id" in missing.json()["error"]
+    bad_date = post(live, fixture("rule_resolved.json") | {"changed_at": "yesterday"})
+    assert bad_date.status_code == 400
+    assert "changed_at" in bad_date.json()["error"]
+    bad_email = post(live, fixture("rule_resolved.json") | {"contact_email": "not-an-address"})
+    assert bad_email.status_code == 400
+    assert "email" in bad_email.json()["error"]
+    assert rows(live, surveys) == []
+
+
+def test_unexpanded_placeholders_are_named(live: Live) -> None:
+    response = post(live, fixture("rule_unexpanded.json"))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "contact_email" in error and "custom_fields.plan" in error
+    assert "{$" not in error, "the reason names fields, it does not echo values"
+    form = post(
+        live,
+        b"ticket_id=a9f3c2d1&status=R&contact_email=%7B%24contact_email%7D",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 400
+    assert "contact_email" in form.json()["error"]
+    assert rows(live, surveys) == []
+
+
+def test_other_statuses_are_ignored(live: Live) -> None:
+    response = post(live, fixture("rule_postponed.json"))
+    assert response.status_code == 202
+    assert response.json() == {
+        "status": "ignored",
+        "reason": "ticket status 'postponed' is not resolved, closed or re-opened",
+    }
+    assert post(live, fixture("rule_resolved.json") | {"status": "B"}).json()["status"] == "ignored"
+    assert rows(live, surveys) == []
+
+
+def test_duplicate_delivery_makes_one_survey(live: Live) -> None:
+    first = post(live, fixture("rule_resolved.json"))
+    again = post(live, fixture("rule_resolved.json"))
+    assert first.json()["status"] == "scheduled"
+    assert again.status_code == 202
+    assert again.json()["status"] == "duplicate"
+    assert len(rows(live, surveys)) == 1
+
+
+def test_reopen_before_send_holds_then_next_close_reschedules(live: Live, router: respx.MockRouter) -> None:
+    assert post(live, fixture("rule_resolved.json")).json()["status"] == "scheduled"
+    reopened = post(live, fixture("rule_reopened.json"))
+    assert reopened.json()["status"] == "on_hold"
+    assert survey(live).state == "on_hold"
+    live.clock.advance(timedelta(hours=2))
+    assert live.worker().run_once() == 0, "a survey on hold is not sent"
+    closed_again = fixture("rule_resolved.json") | {"changed_at": "2026-11-20 12:30:00"}
+    response = post(live, closed_again)
+    assert response.json()["status"] == "rescheduled"
+    row = survey(live)
+    assert row.state == "scheduled"
+    assert row.closed_at == datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
+    assert len(rows(live, surveys)) == 1
+    live.clock.advance(timedelta(hours=1))
+    assert live.worker().run_once() == 1
+    assert survey(live).state == "sent"
+
+
+# -- reply-back ------------------------------------------------------------------------------------
+
+
+def schedule(live: Live, **overrides: Any) -> None:
+    assert post(live, fixture("rule_resolved.json") | overrides).json()["status"] == "scheduled"
+
+
+def test_reply_back_posts_the_survey_and_keeps_the_ticket_resolved(sending: Live, router: respx.MockRouter) -> None:
+    message = router.post(MESSAGES).respond(200, json=fixture("message_response.json"))
+    status = router.put(TICKET).respond(200, json={"id": "a9f3c2d1", "status": "R"})
+    schedule(sending)
+    assert sending.worker().run_once() == 1
+    row = survey(sending)
+    assert row.state == "sent", row.reason
+    assert (row.delivery_channel, row.delivery_ref) == ("liveagent", "a9f3c2d1:m5d2e8f1")
+
+    request = message.calls.last.request
+    assert request.headers["apikey"] == "la-api-key"
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    form = parse_qs(request.content.decode())
+    assert form["useridentifier"] == ["surveys@acme.example"]
+    assert form["apikey"] == ["la-api-key"]
+    text = form["message"][0]
+    assert "Rūta" in text, "greets the customer by first name"
+    assert f"{sending.url}/s/{row.token}?score=10" in text
+    assert f"{sending.url}/s/{row.token}?score=0" in text
+
+    put = status.calls.last.request
+    assert put.headers["apikey"] == "la-api-key"
+    assert json.loads(put.content) == {"status": "R"}
+
+
+def test_closed_ticket_is_put_back_to_closed(sending: Live, router: respx.MockRouter) -> None:
+    router.post(MESSAGES).respond(200, json={"response": {"status": "OK"}})
+    status = router.put(TICKET).respond(200, json={})
+    schedule(sending, status="L")
+    sending.worker().run_once()
+    assert survey(sending).state == "sent"
+    assert json.loads(status.calls.last.request.content) == {"status": "L"}
+
+
+def test_status_restore_failure_does_not_resend(sending: Live, router: respx.MockRouter) -> None:
+    message = router.post(MESSAGES).respond(200, json={})
+    router.put(TICKET).respond(403, json={"message": "ApiKey not found"})
+    schedule(sending)
+    sending.worker().run_once()
+    row = survey(sending)
+    assert (row.state, row.delivery_ref) == ("sent", "a9f3c2d1")
+    assert message.call_count == 1
+
+
+def test_conversation_id_falls_back_to_ticket_id(sending: Live, router: respx.MockRouter) -> None:
+    route = router.post(f"{BASE}/api/conversations/b7e6d5c4/messages").respond(200, json={})
+    router.put(f"{BASE}/api/v3/tickets/b7e6d5c4").respond(200, json={})
+    schedule(sending, ticket_id="b7e6d5c4", conversation_id="")
+    sending.worker().run_once()
+    assert route.call_count == 1
+    assert survey(sending).state == "sent"
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_vendor_refusal_makes_the_survey_undeliverable(sending: Live, router: respx.MockRouter, status: int) -> None:
+    route = router.post(MESSAGES).respond(status, json={"response": {"status": "ERROR", "errormessage": "nope"}})
+    schedule(sending)
+    sending.worker().run_once()
+    row = survey(sending)
+    assert row.state == "undeliverable"
+    assert row.reason.startswith(f"helpdesk: liveagent message: HTTP {status}")
+    assert route.call_count == 1, "4xx is not retried"
+
+
+def test_error_envelope_with_200_is_a_refusal(sending: Live, router: respx.MockRouter) -> None:
+    router.post(MESSAGES).respond(200, json={"response": {"status": "ERROR", "errormessage": "Conversation not found"}})
+    schedule(sending)
+    sending.worker().run_once()
+    row = survey(sending)
+    assert (row.state, row.reason) == ("undeliverable", "helpdesk: liveagent message: Conversation not found")
+
+
+def test_rate_limit_is_retried(sending: Live, router: respx.MockRouter) -> None:
+    route = router.post(MESSAGES)
+    route.side_effect = [httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(200, json={})]
+    router.put(TICKET).respond(200, json={})
+    schedule(sending)
+    sending.worker().run_once()
+    assert route.call_count == 2
+    assert survey(sending).state == "sent"
+
+
+def test_persistent_rate_limit_goes_back_to_scheduled(sending: Live, router: respx.MockRouter) -> None:
+    route = router.post(MESSAGES).respond(429, headers={"Retry-After": "0"})
+    schedule(sending)
+    sending.worker().run_once()
+    row = survey(sending)
+    assert row.state == "scheduled"
+    assert "HTTP 429" in row.last_error
+    assert row.due_at > sending.clock.now(), "backed off, not lost"
+    assert route.call_count == 3
+
+
+def test_server_errors_are_retried(sending: Live, router: respx.MockRouter, no_backoff: None) -> None:
+    route = router.post(MESSAGES)
+    route.side_effect = [httpx.Response(502), httpx.Response(503), httpx.Response(200, json={})]
+    router.put(TICKET).respond(200, json={})
+    schedule(sending)
+    sending.worker().run_once()
+    assert route.call_count == 3
+    assert survey(sending).state == "sent"
+
+
+def test_timeouts_are_retried(sending: Live, router: respx.MockRouter, no_backoff: None) -> None:
+    route = router.post(MESSAGES)
+    route.side_effect = [httpx.ReadTimeout("slow"), httpx.Response(200, json={})]
+    router.put(TICKET).respond(200, json={})
+    schedule(sending)
+    sending.worker().run_once()
+    assert route.call_count == 2
+    assert survey(sending).state == "sent"
+
+
+def test_timeouts_every_time_reschedule(sending: Live, router: respx.MockRouter, no_backoff: None) -> None:
+    router.post(MESSAGES).mock(side_effect=httpx.ConnectTimeout("down"))
+    schedule(sending)
+    sending.worker().run_once()
+    row = survey(sending)
+    assert row.state == "scheduled"
+    assert "timed out" in row.last_error
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"NPS_BOT_LIVEAGENT_REPLY": "false"}, "reply-back is off"),
+        ({"NPS_BOT_LIVEAGENT_USERIDENTIFIER": ""}, "NPS_BOT_LIVEAGENT_USERIDENTIFIER"),
+        ({"NPS_BOT_LIVEAGENT_API_KEY": ""}, "NPS_BOT_LIVEAGENT_API_KEY"),
+    ],
+)
+def test_reply_back_needs_its_settings(
+    make_live: Callable[..., Live], router: respx.MockRouter, env: dict[str, str], reason: str
+) -> None:
+    route = router.post(MESSAGES).respond(200, json={})
+    live = make_live(env=ENV | env, delivery=["helpdesk"], survey_delay=timedelta(0))
+    schedule(live)
+    live.worker().run_once()
+    row = survey(live)
+    assert row.state == "undeliverable"
+    assert reason in row.reason
+    assert route.call_count == 0
+
+
+def test_form_body_without_a_content_type_is_sniffed(live: Live) -> None:
+    raw = (FIXTURES / "rule_resolved.form.txt").read_bytes().strip()
+    response = live.http.post(
+        f"/webhooks/liveagent?token={SECRET}", content=raw, headers={"content-type": "text/plain"}
+    )
+    assert_scheduled_with_fields(live, response)

@@ -1,0 +1,337 @@
+"""Nicereply: ratings imported from API v1 (paged, idempotent, rate-limit aware) and taken from a relay
+webhook, stored as answers that reports count."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+import sqlalchemy as sa
+
+from integrations.nicereply import NicereplyIntegration, csat_to_five
+from integrations.nicereply.connector import NicereplyImportError
+from nps_bot import cli
+from nps_bot.models import Answer
+from nps_bot.periods import Period
+from nps_bot.reports import score_report
+from nps_bot.store.schema import responses, survey_attributes, surveys, webhook_events
+from tests.conftest import Live
+
+FIXTURES = Path(__file__).parent / "fixtures" / "nicereply"
+SECRET = "nr-relay-token-81a2"
+KEY = "0123456789abcdef0123456789abcdef01234567"
+API = "https://api.nicereply.com/v1"
+ENV = {
+    "NPS_BOT_NICEREPLY_SECRET": SECRET,
+    "NPS_BOT_NICEREPLY_PRIVATE_KEY": KEY,
+    "NPS_BOT_NICEREPLY_CSAT_SCALE": "3",
+}
+SINCE = datetime(2026, 1, 1, tzinfo=UTC)
+UNTIL = datetime(2026, 12, 1, tzinfo=UTC)
+NOVEMBER = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), "November")
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def rows(live: Live, table: sa.Table) -> list[Any]:
+    with live.ctx.engine.connect() as conn:
+        return list(conn.execute(sa.select(table).order_by(*table.primary_key.columns)))
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.answers: list[Answer] = []
+
+    def on_answer(self, answer: Answer) -> None:
+        self.answers.append(answer)
+
+
+@pytest.fixture
+def live(make_live: Callable[..., Live]) -> Live:
+    return make_live(env=ENV)
+
+
+@pytest.fixture
+def listener(live: Live) -> Listener:
+    spy = Listener()
+    live.ctx.integrations["test-listener"] = spy
+    return spy
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route(host="127.0.0.1").pass_through()
+        yield mock
+
+
+def importer(live: Live) -> NicereplyIntegration:
+    plugin = live.ctx.integrations["nicereply"]
+    assert isinstance(plugin, NicereplyIntegration)
+    return plugin
+
+
+# -- scale mapping ----------------------------------------------------------------------------------
+
+
+def test_csat_scales_map_onto_one_to_five() -> None:
+    assert [csat_to_five(s, 2) for s in (1, 2)] == [1, 5]
+    assert [csat_to_five(s, 3) for s in (1, 2, 3)] == [1, 3, 5]
+    assert [csat_to_five(s, 5) for s in range(1, 6)] == [1, 2, 3, 4, 5]
+    assert [csat_to_five(s, 10) for s in range(1, 11)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    with pytest.raises(ValueError, match=r"outside 1\.\.3"):
+        csat_to_five(8, 3)
+
+
+# -- importer ---------------------------------------------------------------------------------------
+
+
+def nps_rating(n: int, *, score: int = 9, day: int = 10, ticket: str | None = None) -> dict[str, Any]:
+    rating = copy.deepcopy(fixture("rating_nps.json"))
+    rating.update(
+        id=10_000 + n,
+        score=score,
+        ticket=ticket if ticket is not None else str(50_000 + n),
+        customer=80_000 + n,
+        created_at=f"2026-11-{day:02d}T08:{n % 60:02d}:00+00:00",
+        comment=f"comment {n}" if n % 2 else "",
+    )
+    return rating
+
+
+def page(results: list[dict[str, Any]], number: int, total: int, pages: int, metric: str = "nps") -> dict[str, Any]:
+    links = {}
+    if number < pages:
+        links["next"] = f"/v1/{metric}/ratings?page={number + 1}"
+    if number > 1:
+        links["previous"] = f"/v1/{metric}/ratings?page={number - 1}"
+    return {
+        "_results": results,
+        "_pagination": {
+            "total": total,
+            "count": len(results),
+            "per_page": 100,
+            "current_page": number,
+            "total_pages": pages,
+            "links": links,
+        },
+    }
+
+
+EMPTY = page([], 1, 0, 0)
+
+
+def three_pages(score: int = 9) -> list[dict[str, Any]]:
+    ratings = [nps_rating(n, score=score) for n in range(203)]
+    ratings[0]["created_at"] = "2025-12-31T23:59:59+00:00"  # before --since
+    return [page(ratings[0:100], 1, 203, 3), page(ratings[100:200], 2, 203, 3), page(ratings[200:], 3, 203, 3)]
+
+
+def mock_api(router: respx.MockRouter, nps_pages: list[dict[str, Any]]) -> respx.Route:
+    router.get(f"{API}/csat/ratings").respond(200, json=EMPTY)
+    router.get(f"{API}/ces/ratings").respond(200, json=EMPTY)
+    route = router.get(f"{API}/nps/ratings")
+    route.side_effect = [httpx.Response(200, json=p) for p in nps_pages]
+    return route
+
+
+def test_import_pages_through_every_page(live: Live, router: respx.MockRouter, listener: Listener) -> None:
+    route = mock_api(router, three_pages())
+    count = importer(live).run_import(SINCE, UNTIL)
+    assert count == 202, "203 ratings, one before --since"
+    assert route.call_count == 3
+    expected_auth = "Basic " + base64.b64encode(f":{KEY}".encode()).decode()
+    for number, call in enumerate(route.calls, start=1):
+        request = call.request
+        assert request.headers["authorization"] == expected_auth
+        assert request.headers["accept"] == "application/json"
+        assert dict(request.url.params) == {"page": str(number), "per_page": "100"}
+    answers = rows(live, responses)
+    assert len(answers) == 202
+    assert {a.source for a in answers} == {"nicereply"}
+    assert listener.answers == [], "a backfill does not fire answer alerts"
+
+    first = next(s for s in rows(live, surveys) if s.ticket_id == "50001")
+    assert (first.connector, first.kind, first.state) == ("nicereply", "nps", "commented")
+    assert (first.agent_id, first.agent_name) == ("52", "ona.petraite")
+    assert first.customer_key == "nicereply:80001"
+    assert first.sent_at == datetime(2026, 11, 10, 8, 1, tzinfo=UTC)
+    attributes = {(a.name, a.value) for a in rows(live, survey_attributes) if a.survey_id == first.id}
+    assert attributes == {("nicereply_survey", "311")}
+    report = score_report(live.ctx.engine, NOVEMBER, kind="nps")
+    assert report.overall.counts.promoters == 202
+
+
+def test_reimport_updates_and_never_duplicates(live: Live, router: respx.MockRouter) -> None:
+    mock_api(router, three_pages(score=9))
+    assert importer(live).run_import(SINCE, UNTIL) == 202
+    router.routes.clear()
+    router.route(host="127.0.0.1").pass_through()
+    mock_api(router, three_pages(score=3))
+    assert importer(live).run_import(SINCE, UNTIL) == 202, "every rating is stored again (updated)"
+    assert len(rows(live, surveys)) == 202
+    answers = rows(live, responses)
+    assert len(answers) == 202
+    assert {a.score for a in answers} == {3}, "the newer import wins"
+
+
+def test_rate_limit_is_waited_out(live: Live, router: respx.MockRouter) -> None:
+    ratings = [page([nps_rating(1)], 1, 1, 1)]
+    router.get(f"{API}/csat/ratings").respond(200, json=EMPTY)
+    router.get(f"{API}/ces/ratings").respond(200, json=EMPTY)
+    route = router.get(f"{API}/nps/ratings")
+    route.side_effect = [httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(200, json=ratings[0])]
+    assert importer(live).run_import(SINCE, UNTIL) == 1
+    assert route.call_count == 2
+
+
+def test_persistent_rate_limit_stops_without_storing(live: Live, router: respx.MockRouter) -> None:
+    router.get(f"{API}/csat/ratings").respond(200, json=page([], 1, 0, 0, "csat"))
+    router.get(f"{API}/ces/ratings").respond(200, json=page([], 1, 0, 0, "ces"))
+    router.get(f"{API}/nps/ratings").respond(429, headers={"Retry-After": "0"})
+    with pytest.raises(NicereplyImportError, match=r"HTTP 429.*run it again"):
+        importer(live).run_import(SINCE, UNTIL)
+    assert rows(live, responses) == []
+
+
+def test_csat_and_ces_are_mapped_and_unknown_scales_skipped(
+    make_live: Callable[..., Live], router: respx.MockRouter, tmp_path: Path
+) -> None:
+    csat = fixture("rating_csat.json")
+    ces = copy.deepcopy(csat) | {"id": 9003, "score": 6, "ticket": "48215", "survey": {"id": 313, "metric": "CES"}}
+    live = make_live(env=ENV | {"NPS_BOT_NICEREPLY_CSAT_SCALE": ""})
+    router.get(f"{API}/csat/ratings").respond(200, json=page([csat], 1, 1, 1, "csat"))
+    router.get(f"{API}/ces/ratings").respond(200, json=page([ces], 1, 1, 1, "ces"))
+    router.get(f"{API}/nps/ratings").respond(200, json=EMPTY)
+    assert importer(live).run_import(SINCE, UNTIL) == 1, "CSAT without a configured scale is skipped"
+    (answer,) = rows(live, responses)
+    assert (answer.kind, answer.score) == ("ces", 6)
+
+    live_with_scale = make_live(env=ENV, database_url=f"sqlite:///{tmp_path / 'scaled.db'}")
+    assert importer(live_with_scale).run_import(SINCE, UNTIL) == 2
+    scores = {(a.kind, a.score) for a in rows(live_with_scale, responses)}
+    assert scores == {("csat", 3), ("ces", 6)}, "2 of 3 smileys is 3 of 5"
+
+
+def test_import_requires_the_private_key(make_live: Callable[..., Live]) -> None:
+    live = make_live(env={"NPS_BOT_NICEREPLY_SECRET": SECRET})
+    with pytest.raises(NicereplyImportError, match="NPS_BOT_NICEREPLY_PRIVATE_KEY"):
+        importer(live).run_import(SINCE, UNTIL)
+
+
+def test_cli_import_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, router: respx.MockRouter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NPS_BOT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    mock_api(router, [page([nps_rating(1), nps_rating(2, score=2)], 1, 2, 1)])
+    assert cli.main(["import", "nicereply", "--since", "2026-01-01", "--until", "2026-12-01"]) == 0
+    assert "imported 2 answers from nicereply" in capsys.readouterr().out
+
+
+# -- webhook ----------------------------------------------------------------------------------------
+
+
+def post(live: Live, body: Any, *, token: str | None = SECRET, query: str = "") -> httpx.Response:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    params = "&".join(p for p in ((f"token={token}" if token is not None else ""), query) if p)
+    url = "/webhooks/nicereply" + (f"?{params}" if params else "")
+    return live.http.post(url, content=raw, headers={"content-type": "application/json"})
+
+
+def test_webhook_stores_the_rating_and_reports_count_it(live: Live, listener: Listener) -> None:
+    response = post(live, fixture("rating_nps.json"))
+    assert response.status_code == 202
+    assert response.json() == {"status": "ignored", "reason": "imported rating 9001"}
+    (row,) = rows(live, surveys)
+    assert (row.connector, row.ticket_id, row.kind, row.state) == ("nicereply", "48213", "nps", "commented")
+    assert (row.agent_id, row.agent_name, row.customer_key) == ("52", "ona.petraite", "nicereply:77120")
+    (answer,) = rows(live, responses)
+    assert (answer.score, answer.comment, answer.source) == (9, "Quick and friendly, thanks!", "nicereply")
+    assert answer.created_at == datetime(2026, 11, 19, 14, 4, 5, tzinfo=UTC)
+    assert [(a.score, a.comment) for a in listener.answers] == [(9, "Quick and friendly, thanks!")]
+
+    report = score_report(live.ctx.engine, NOVEMBER, kind="nps", min_n=1)
+    assert (report.overall.counts.promoters, report.overall.counts.detractors) == (1, 0)
+    by_agent = score_report(live.ctx.engine, NOVEMBER, "agent", kind="nps", min_n=1)
+    assert [s.key for s in by_agent.segments] == ["ona.petraite"]
+    assert rows(live, webhook_events) == [], "no survey is scheduled from a rating"
+
+
+def test_webhook_redelivery_updates_once_and_notifies_on_change(live: Live, listener: Listener) -> None:
+    rating = fixture("rating_nps.json")
+    post(live, rating)
+    again = post(live, rating)
+    assert again.status_code == 202
+    assert len(rows(live, responses)) == 1
+    assert len(listener.answers) == 1, "an identical redelivery is not a new answer"
+    changed = post(live, rating | {"score": 6, "comment": "Actually, the fix broke again."})
+    assert changed.status_code == 202
+    (answer,) = rows(live, responses)
+    assert (answer.score, answer.comment) == (6, "Actually, the fix broke again.")
+    assert len(rows(live, surveys)) == 1
+    assert [a.score for a in listener.answers] == [9, 6]
+    assert listener.answers[-1].previous_score == 9
+
+
+def test_webhook_takes_a_page_of_ratings_and_csat(live: Live) -> None:
+    response = post(live, fixture("ratings_page.json"))
+    assert response.json()["reason"] == "imported ratings 8801, 8802"
+    csat = post(live, {"rating": fixture("rating_csat.json")})
+    assert csat.json()["reason"] == "imported rating 9002"
+    scores = {(a.kind, a.score) for a in rows(live, responses)}
+    assert scores == {("nps", 10), ("nps", 4), ("csat", 3)}
+
+
+def test_webhook_metric_from_the_query(live: Live) -> None:
+    rating = fixture("rating_nps.json")
+    del rating["survey"]
+    refused = post(live, rating)
+    assert refused.status_code == 400
+    assert "survey.metric" in refused.json()["error"]
+    assert post(live, rating, query="metric=nps").status_code == 202
+
+
+def test_webhook_refuses_csat_without_a_scale(make_live: Callable[..., Live]) -> None:
+    live = make_live(env=ENV | {"NPS_BOT_NICEREPLY_CSAT_SCALE": ""})
+    response = post(live, fixture("rating_csat.json"))
+    assert response.status_code == 400
+    assert "NPS_BOT_NICEREPLY_CSAT_SCALE" in response.json()["error"]
+    assert rows(live, responses) == []
+
+
+@pytest.mark.parametrize(("token", "reason"), [("nope", "does not match"), (None, "missing token")])
+def test_webhook_bad_token_is_401_and_nothing_stored(live: Live, token: str | None, reason: str) -> None:
+    response = post(live, fixture("rating_nps.json"), token=token)
+    assert response.status_code == 401
+    assert reason in response.json()["error"]
+    assert rows(live, responses) == []
+
+
+def test_webhook_missing_secret_config_is_401(make_live: Callable[..., Live]) -> None:
+    live = make_live(env={"NPS_BOT_NICEREPLY_PRIVATE_KEY": KEY})
+    response = post(live, fixture("rating_nps.json"))
+    assert response.status_code == 401
+    assert "NPS_BOT_NICEREPLY_SECRET" in response.json()["error"]
+
+
+def test_webhook_malformed_is_400(live: Live) -> None:
+    assert post(live, b'{"id": 1,').status_code == 400
+    assert post(live, "just text").status_code == 400
+    out_of_range = post(live, fixture("rating_nps.json") | {"score": 11})
+    assert out_of_range.status_code == 400
+    assert "outside 0..10" in out_of_range.json()["error"]
+    no_date = post(live, fixture("rating_nps.json") | {"created_at": None})
+    assert "created_at" in no_date.json()["error"]
+    assert rows(live, responses) == []
