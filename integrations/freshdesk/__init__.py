@@ -1,0 +1,15 @@
+"""Freshdesk: an automation rule on ticket updates ("Status is changed to Resolved/Closed" ->
+"Trigger webhook") schedules the survey; the survey goes back as a reply on the ticket.
+Set-up: docs/connectors/freshdesk.md."""
+
+from __future__ import annotations
+
+from integrations.freshdesk.connector import FreshdeskConnector
+from integrations.freshdesk.settings import FreshdeskSettings
+from nps_bot.app import AppContext
+
+__all__ = ["FreshdeskConnector", "FreshdeskSettings", "create"]
+
+
+def create(app: AppContext) -> FreshdeskConnector:
+    return FreshdeskConnector(FreshdeskSettings())

@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from integrations.generic.connector import describe
+from integrations.zendesk import payloads as p
+from integrations.zendesk.settings import ZendeskSettings
+from integrations.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from nps_bot.http import new_client, send
+from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
+from nps_bot.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest
+from nps_bot.survey_text import as_html
+
+log = logging.getLogger(__name__)
+INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
+
+
+def _agent(person: p.TriggerPerson | None) -> Agent | None:
+    if person is None or not (person.id or person.name or person.email):
+        return None
+    return Agent(id=person.id, name=person.name, email=person.email)
+
+
+class ZendeskConnector:
+    """Webhook in (trigger body or ticket.status_changed event), public comment out."""
+
+    name = "zendesk"
+
+    def __init__(self, settings: ZendeskSettings, tolerance: float = 300.0) -> None:
+        self.settings = settings
+        self.tolerance = tolerance
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    # -- inbound --------------------------------------------------------------------------------
+
+    def verify(self, request: WebhookRequest) -> None:
+        if not self.settings.signing_secret:
+            raise Unauthorized(
+                "NPS_BOT_ZENDESK_SIGNING_SECRET is not set on the server; refusing unsigned Zendesk webhooks"
+            )
+        try:
+            verify(
+                self.settings.signing_secret,
+                request.headers.get(SIGNATURE_HEADER),
+                request.headers.get(TIMESTAMP_HEADER),
+                request.body,
+                now=request.received_at.timestamp(),
+                tolerance=self.tolerance,
+            )
+        except SignatureError as exc:
+            raise Unauthorized(str(exc)) from None
+
+    def parse(self, request: WebhookRequest) -> Parsed:
+        try:
+            data = json.loads(request.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadPayload(f"malformed JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise BadPayload("body must be a JSON object")
+        try:
+            if isinstance(data.get("type"), str) and data["type"].startswith(p.EVENT_TYPE_PREFIX):
+                return self._parse_event(data)
+            return self._parse_trigger(p.clean(data), request)
+        except ValidationError as exc:
+            raise BadPayload(describe(exc)) from None
+
+    def _parse_trigger(self, data: dict[str, Any], request: WebhookRequest) -> Parsed:
+        body = p.TriggerBody.model_validate(data)
+        t = body.ticket
+        word = (body.event or "").lower()
+        status = (t.status or "").lower()
+        event: TicketEvent
+        if word in p.CLOSE_WORDS or (not word and status in ("solved", "closed")):
+            event = "closed"
+        elif word in p.REOPEN_WORDS:
+            event = "reopened"
+        elif word:
+            return Parsed(ignored=f"event {body.event!r} is not a solve or re-open")
+        else:
+            return Parsed(ignored=f'ticket status {t.status!r} is not solved (send "event": "reopened" for re-opens)')
+
+        invocation = request.headers.get(INVOCATION_HEADER)
+        if invocation:
+            event_id = f"invocation:{invocation}"
+        else:
+            stamp = t.updated_at or request.received_at.isoformat(timespec="seconds")
+            event_id = f"ticket:{t.id}:{event}:{stamp}"
+
+        r = body.requester or p.TriggerPerson()
+        attributes: dict[str, Any] = {k: v for k, v in body.attributes.items() if v is not None}
+        if body.organization:
+            attributes.setdefault("organization", body.organization)
+        if t.brand:
+            attributes.setdefault("brand", t.brand)
+        interaction = Interaction(
+            connector=self.name,
+            event_id=event_id[:255],
+            event=event,
+            ticket_id=t.id,
+            ticket_url=t.url if t.url and t.url.startswith("http") else self._ticket_url(t.id),
+            subject=t.subject,
+            channel=p.channel_name(t.channel),
+            team=t.group,
+            tags=t.tags or (),
+            closed_at=p.parse_time(t.updated_at) if event == "closed" else None,
+            customer=Customer(
+                email=r.email,
+                name=r.name,
+                external_id=r.external_id or r.id,
+                language=p.language_code(r.locale, r.language),
+                attributes=attributes,
+            ),
+            agent=_agent(body.assignee),
+            assignee=_agent(body.assignee),
+            closer=_agent(body.current_user),
+        )
+        return Parsed([interaction])
+
+    def _parse_event(self, data: dict[str, Any]) -> Parsed:
+        if data["type"] != p.STATUS_CHANGED:
+            return Parsed(ignored=f"event type {data['type']!r} is not {p.STATUS_CHANGED}")
+        envelope = p.EventEnvelope.model_validate(data)
+        d = envelope.detail
+        change = envelope.event or p.StatusChange()
+        current = (change.current or d.status or "").lower()
+        previous = (change.previous or "").lower()
+        event: TicketEvent
+        if current == "solved" or (current == "closed" and previous != "solved"):
+            event = "closed"
+        elif previous in ("solved", "closed") and current in p.ACTIVE_STATUSES:
+            event = "reopened"
+        else:
+            return Parsed(ignored=f"status change {previous or '?'} -> {current or '?'} is not a solve or re-open")
+        attributes = {
+            key: value
+            for key, value in (
+                ("organization_id", d.organization_id),
+                ("brand_id", d.brand_id),
+                ("form_id", d.form_id),
+            )
+            if value and value != "0"
+        }
+        assignee = Agent(id=d.assignee_id) if d.assignee_id and d.assignee_id != "0" else None
+        interaction = Interaction(
+            connector=self.name,
+            event_id=f"event:{envelope.id}"[:255],
+            event=event,
+            ticket_id=d.id,
+            ticket_url=self._ticket_url(d.id),
+            subject=d.subject,
+            channel=p.channel_name(d.via.channel if d.via else None),
+            # The event carries only the group id; the trigger body gives names.
+            team=d.group_id if d.group_id and d.group_id != "0" else None,
+            tags=d.tags or (),
+            closed_at=p.parse_time(envelope.time) if event == "closed" else None,
+            customer=Customer(external_id=d.requester_id, attributes=attributes),
+            agent=assignee,
+            assignee=assignee,
+            closer=Agent(id=d.actor_id) if d.actor_id and d.actor_id != "0" else None,
+            reply_context={"account_id": envelope.account_id} if envelope.account_id else {},
+        )
+        return Parsed([interaction])
+
+    def _ticket_url(self, ticket_id: str) -> str | None:
+        host = self.settings.host
+        return f"https://{host}/agent/tickets/{ticket_id}" if host else None
+
+    # -- reply-back -----------------------------------------------------------------------------
+
+    @property
+    def client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = new_client()
+            return self._client
+
+    def post_survey(self, survey: OutgoingSurvey) -> Delivered:
+        """Add the survey as a public comment, keeping the ticket Solved.
+
+        An agent's update through the Tickets API does not reopen a ticket unless it sets a status,
+        but we check the ticket first and set "solved" explicitly so business rules see no change.
+        """
+        s = self.settings
+        if not s.reply_enabled:
+            raise DeliveryUnavailable("zendesk reply-back is off (NPS_BOT_ZENDESK_REPLY=false)")
+        if not s.has_credentials:
+            raise DeliveryUnavailable(
+                "zendesk reply-back needs NPS_BOT_ZENDESK_SUBDOMAIN, _EMAIL and _API_TOKEN to be set"
+            )
+        if not survey.ticket_id.isdigit():
+            raise DeliveryUnavailable(f"zendesk ticket id {survey.ticket_id!r} is not numeric")
+        url = f"https://{s.host}/api/v2/tickets/{survey.ticket_id}.json"
+        auth = httpx.BasicAuth(f"{s.email}/token", s.api_token or "")
+
+        current = send(self.client, "GET", url, what="zendesk ticket", auth=auth)
+        status = _json(current).get("ticket", {}).get("status")
+        if not isinstance(status, str):
+            raise DeliveryRetry("zendesk ticket: response without a ticket status")
+        if status == "closed":
+            raise DeliveryUnavailable(f"zendesk ticket {survey.ticket_id} is closed; Zendesk refuses updates to it")
+        if status != "solved":
+            raise DeliveryUnavailable(
+                f"zendesk ticket {survey.ticket_id} is {status} again; not posting a survey into an active ticket"
+            )
+
+        body = {"ticket": {"comment": {"html_body": as_html(survey), "public": True}, "status": "solved"}}
+        response = send(self.client, "PUT", url, what="zendesk comment", auth=auth, json=body)
+        audit = _json(response).get("audit") or {}
+        comment_id = next(
+            (e.get("id") for e in audit.get("events") or [] if isinstance(e, dict) and e.get("type") == "Comment"),
+            None,
+        )
+        ref = comment_id or audit.get("id")
+        log.info("survey %d posted into zendesk ticket %s", survey.id, survey.ticket_id)
+        return Delivered(self.name, f"{survey.ticket_id}:{ref}" if ref else survey.ticket_id)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+__all__ = ["ZendeskConnector"]
