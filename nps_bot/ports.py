@@ -7,12 +7,14 @@ below by having the matching attributes. The core only ever talks to these proto
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pydantic import ValidationError
 from starlette.routing import BaseRoute
 
 from nps_bot.models import Answer, Delivered, Interaction, OutgoingSurvey
@@ -159,3 +161,23 @@ class PeriodicJob(Protocol):
 @runtime_checkable
 class ProvidesPeriodicJobs(Protocol):
     def periodic_jobs(self) -> Sequence[PeriodicJob]: ...
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or BadPayload with the reason (for the 400 answer)."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadPayload(f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadPayload("body must be a JSON object")
+    return data
+
+
+def describe(error: ValidationError) -> str:
+    """A short, readable reason from pydantic's errors (the first three), without the input values."""
+    parts = []
+    for item in error.errors()[:3]:
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)

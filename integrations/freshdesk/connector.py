@@ -3,7 +3,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import logging
 import threading
 from typing import Any
@@ -13,11 +12,20 @@ from pydantic import ValidationError
 
 from integrations.freshdesk import payloads as p
 from integrations.freshdesk.settings import FreshdeskSettings
-from integrations.generic.connector import describe
 from nps_bot.http import new_client, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest
+from nps_bot.ports import (
+    BadPayload,
+    DeliveryRetry,
+    DeliveryUnavailable,
+    Parsed,
+    Unauthorized,
+    WebhookRequest,
+    describe,
+    json_object,
+)
 from nps_bot.survey_text import as_html
+from nps_bot.templating import clean, language_code, parse_time
 
 log = logging.getLogger(__name__)
 TOKEN_HEADER = "x-nps-token"
@@ -63,14 +71,9 @@ class FreshdeskConnector:
         raise Unauthorized("X-NPS-Token does not match")
 
     def parse(self, request: WebhookRequest) -> Parsed:
+        data = json_object(request.body)
         try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadPayload(f"malformed JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise BadPayload("body must be a JSON object")
-        try:
-            body = p.WebhookBody.model_validate(p.clean(data))
+            body = p.WebhookBody.model_validate(clean(data))
         except ValidationError as exc:
             raise BadPayload(describe(exc)) from None
         t = body.ticket
@@ -111,12 +114,12 @@ class FreshdeskConnector:
                 channel=p.SOURCES.get(source, source)[:64] or None,
                 team=t.group,
                 tags=t.tags or (),
-                closed_at=p.parse_time(t.updated_at) if event == "closed" else None,
+                closed_at=parse_time(t.updated_at) if event == "closed" else None,
                 customer=Customer(
                     email=c.email,
                     name=c.name,
                     external_id=c.unique_external_id or c.id,
-                    language=p.language_code(c.language),
+                    language=language_code(c.language),
                     attributes=attributes,
                 ),
                 agent=agent,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +8,7 @@ from pydantic_settings import BaseSettings
 
 from nps_bot.config import CsvList, base_config
 from nps_bot.models import Agent, Customer, Interaction, SurveyKind
-from nps_bot.ports import BadPayload, Parsed, Unauthorized, WebhookRequest
+from nps_bot.ports import BadPayload, Parsed, Unauthorized, WebhookRequest, describe, json_object
 from nps_bot.signing import HEADER, SignatureError, verify
 
 CLOSED_EVENTS = {"ticket.closed", "ticket.solved", "ticket.resolved"}
@@ -61,15 +60,6 @@ class GenericBody(_Loose):
     survey: SurveyKind = "nps"
 
 
-def describe(error: ValidationError) -> str:
-    """A short, readable reason from pydantic's errors (first three)."""
-    parts = []
-    for item in error.errors()[:3]:
-        where = ".".join(str(p) for p in item["loc"]) or "body"
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)
-
-
 class GenericConnector:
     name = "generic"
 
@@ -92,12 +82,7 @@ class GenericConnector:
             raise Unauthorized(str(exc)) from None
 
     def parse(self, request: WebhookRequest) -> Parsed:
-        try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadPayload(f"malformed JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise BadPayload("body must be a JSON object")
+        data = json_object(request.body)
         try:
             body = GenericBody.model_validate(data)
         except ValidationError as exc:

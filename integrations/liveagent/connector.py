@@ -15,7 +15,6 @@ verified and what is not.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +34,8 @@ from nps_bot.ports import (
     Parsed,
     Unauthorized,
     WebhookRequest,
+    describe,
+    json_object,
 )
 from nps_bot.survey_text import as_text
 
@@ -143,14 +144,6 @@ class RuleBody(_Loose):
     @classmethod
     def _no_custom_fields(cls, value: object) -> object:
         return {} if value is None else value
-
-
-def describe(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors()[:3]:
-        where = ".".join(str(p) for p in item["loc"]) or "body"
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)
 
 
 def unexpanded_fields(data: object, path: str = "") -> list[str]:
@@ -312,12 +305,7 @@ class LiveAgentConnector:
             start = request.body.lstrip()[:1]
             if start not in (b"{", b"[") and b"=" in request.body:
                 return parse_form(request.body)
-        try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadPayload(f"malformed JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise BadPayload("body must be a JSON object")
+        data = json_object(request.body)
         return data
 
     # -- reply-back ----------------------------------------------------------------------------

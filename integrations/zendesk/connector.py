@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Any
@@ -8,14 +7,23 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from integrations.generic.connector import describe
 from integrations.zendesk import payloads as p
 from integrations.zendesk.settings import ZendeskSettings
 from integrations.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from nps_bot.http import new_client, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest
+from nps_bot.ports import (
+    BadPayload,
+    DeliveryRetry,
+    DeliveryUnavailable,
+    Parsed,
+    Unauthorized,
+    WebhookRequest,
+    describe,
+    json_object,
+)
 from nps_bot.survey_text import as_html
+from nps_bot.templating import clean, language_code, parse_time
 
 log = logging.getLogger(__name__)
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
@@ -58,16 +66,11 @@ class ZendeskConnector:
             raise Unauthorized(str(exc)) from None
 
     def parse(self, request: WebhookRequest) -> Parsed:
-        try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadPayload(f"malformed JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise BadPayload("body must be a JSON object")
+        data = json_object(request.body)
         try:
             if isinstance(data.get("type"), str) and data["type"].startswith(p.EVENT_TYPE_PREFIX):
                 return self._parse_event(data)
-            return self._parse_trigger(p.clean(data), request)
+            return self._parse_trigger(clean(data), request)
         except ValidationError as exc:
             raise BadPayload(describe(exc)) from None
 
@@ -109,12 +112,12 @@ class ZendeskConnector:
             channel=p.channel_name(t.channel),
             team=t.group,
             tags=t.tags or (),
-            closed_at=p.parse_time(t.updated_at) if event == "closed" else None,
+            closed_at=parse_time(t.updated_at) if event == "closed" else None,
             customer=Customer(
                 email=r.email,
                 name=r.name,
                 external_id=r.external_id or r.id,
-                language=p.language_code(r.locale, r.language),
+                language=language_code(r.locale, r.language),
                 attributes=attributes,
             ),
             agent=_agent(body.assignee),
@@ -159,7 +162,7 @@ class ZendeskConnector:
             # The event carries only the group id; the trigger body gives names.
             team=d.group_id if d.group_id and d.group_id != "0" else None,
             tags=d.tags or (),
-            closed_at=p.parse_time(envelope.time) if event == "closed" else None,
+            closed_at=parse_time(envelope.time) if event == "closed" else None,
             customer=Customer(external_id=d.requester_id, attributes=attributes),
             agent=assignee,
             assignee=assignee,

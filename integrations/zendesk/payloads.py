@@ -10,12 +10,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
-from functools import cache
-from typing import Any
-
-from babel import Locale
 from pydantic import BaseModel, ConfigDict, Field
 
 EVENT_TYPE_PREFIX = "zen:event-type:"
@@ -27,25 +21,9 @@ CLOSE_WORDS = frozenset({"solved", "closed", "resolved", "ticket.solved", "ticke
 REOPEN_WORDS = frozenset({"reopened", "re-opened", "ticket.reopened"})
 ACTIVE_STATUSES = frozenset({"new", "open", "pending", "hold", "on-hold"})
 
-_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
-
 
 class _Loose(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-def clean(value: Any) -> Any:
-    """Strip strings; "" and unrendered placeholders ("{{...}}", "{%...%}") become None."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not text or "{{" in text or "{%" in text:
-            return None
-        return text
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [item for item in (clean(v) for v in value) if item is not None]
-    return value
 
 
 def channel_name(value: str | None) -> str | None:
@@ -53,39 +31,6 @@ def channel_name(value: str | None) -> str | None:
     if not value:
         return None
     return "_".join(value.lower().split())[:64] or None
-
-
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@cache
-def _language_names() -> dict[str, str]:
-    names: dict[str, str] = {}
-    for code, name in Locale("en").languages.items():
-        if "_" not in code:
-            names.setdefault(name.lower(), code)
-    return names
-
-
-def language_code(*candidates: str | None) -> str | None:
-    """A language tag from a locale ("lt", "en-US") or a language name ("Lithuanian")."""
-    for value in candidates:
-        if not value:
-            continue
-        if _LANG_TAG.match(value):
-            return value[:35]
-        name = value.split("(")[0].strip().lower()
-        code = _language_names().get(name)
-        if code:
-            return code
-    return None
 
 
 # -- 1. trigger body (ours) ---------------------------------------------------------------------
