@@ -30,3 +30,5 @@ def setup(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic announces each of its plugins at INFO on every start; keep start-up logs readable.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
