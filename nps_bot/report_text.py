@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from nps_bot.reports import ScoreReport, SegmentStats
-from nps_bot.scoring import margin_label
+from nps_bot.scoring import Change, margin_label
+
+_NAMES = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 
 
 def signed(value: float | None) -> str:
@@ -14,22 +16,51 @@ def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f} %"
 
 
+def value_text(kind: str, value: float | None) -> str:
+    """NPS signed (+12), CSAT as a percentage (87 %), CES as a mean (2.4)."""
+    if value is None:
+        return "n/a"
+    if kind == "csat":
+        return f"{value:.0f} %"
+    if kind == "ces":
+        return f"{value:.1f}"
+    return signed(value)
+
+
+def change_text(change: Change, kind: str = "nps") -> str:
+    """ "▲ +12 vs previous period" when significant; "(no significant change)" otherwise."""
+    if change.delta is None:
+        return ""
+    if not change.significant:
+        return "(no significant change)"
+    arrow = "▲" if change.delta > 0 else "▼"
+    amount = f"{change.delta:+.1f}" if kind == "ces" else f"{change.delta:+.0f}"
+    return f"{arrow} {amount}{' pts' if kind == 'csat' else ''} vs previous period"
+
+
 def headline(report: ScoreReport) -> str:
     o = report.overall
+    kind = getattr(report, "kind", "nps")
+    name = _NAMES.get(kind, kind.upper())
     est = o.estimate
-    if o.counts.n == 0:
-        return f"NPS {report.period.label}: no answers yet"
+    if o.n == 0:
+        return f"{name} {report.period.label}: no answers yet"
     moe = margin_label(est)
-    text = f"NPS {report.period.label}: {signed(est.value)} ({moe} at 95 %), {o.counts.n} answers"
+    margin = f" ({moe} at 95 %)" if moe else ""
+    text = f"{name} {report.period.label}: {value_text(kind, est.value)}{margin}, {o.n} answers"
     if o.response_rate is not None:
         text += f", response rate {percent(o.response_rate)}"
-    if o.counts.n < report.min_n:
+    if changed := change_text(report.change, kind):
+        text += f" {changed}"
+    if o.n < report.min_n:
         text += f" (too few answers to be reliable; fewer than {report.min_n})"
     return text
 
 
 def split(stats: SegmentStats) -> str:
     c = stats.counts
+    if stats.kind == "csat" and stats.answers:
+        return f"Satisfied (4-5) {stats.satisfied / stats.answers:.0%} of {stats.answers}".replace("%", " %")
     if not c.n:
         return ""
     return (
@@ -40,23 +71,26 @@ def split(stats: SegmentStats) -> str:
 def segment_table(report: ScoreReport, width: int = 24) -> str:
     if not report.segments:
         return "(no segments)"
-    header = f"{report.dimension.capitalize():<{width}} {'NPS':>5} {'±':>5} {'n':>5} {'resp.':>6}"
+    kind = getattr(report, "kind", "nps")
+    dimension = (report.dimension or "segment").capitalize()
+    header = f"{dimension:<{width}} {_NAMES.get(kind, 'NPS'):>5} {'±':>5} {'n':>5} {'resp.':>6}"
     lines = [header, "-" * len(header)]
     for s in report.ranked():
         name = (s.key or "(none)")[:width]
         rate = percent(s.response_rate) if s.response_rate is not None else "-"
-        if s.counts.n < report.min_n:
-            lines.append(f"{name:<{width}} {'too few answers':>17} {s.counts.n:>5} {rate:>6}")
+        if s.n < report.min_n:
+            lines.append(f"{name:<{width}} {'too few answers':>17} {s.n:>5} {rate:>6}")
         else:
             est = s.estimate
-            lines.append(f"{name:<{width}} {signed(est.value):>5} {est.margin or 0:>5.1f} {s.counts.n:>5} {rate:>6}")
+            value = value_text(kind, est.value)
+            lines.append(f"{name:<{width}} {value:>5} {est.margin or 0:>5.1f} {s.n:>5} {rate:>6}")
     return "\n".join(lines)
 
 
 def render(report: ScoreReport) -> str:
     parts = [headline(report)]
-    if report.overall.counts.n:
-        parts.append(split(report.overall))
+    if report.overall.n and (line := split(report.overall)):
+        parts.append(line)
     if report.dimension:
         parts.append("")
         parts.append(segment_table(report))

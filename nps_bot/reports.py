@@ -1,17 +1,34 @@
-"""Score reports by period and segment, aggregated in SQL (GROUP BY), never row by row in Python."""
+"""Score reports by period and segment, aggregated in SQL (GROUP BY), never row by row in Python.
+
+One answers query and one sent-cohort query per report: the current and the previous equal period
+are told apart by a CASE column in the GROUP BY, so comparing periods costs no extra scan.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from statistics import NormalDist
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from nps_bot.models import REACHED_STATES, SurveyKind
+from nps_bot.models import ANSWERED_STATES, REACHED_STATES
 from nps_bot.periods import Period
-from nps_bot.scoring import Estimate, NpsCounts, nps_estimate
-from nps_bot.store.schema import responses, survey_attributes, survey_tags, surveys
+from nps_bot.scoring import (
+    Change,
+    Estimate,
+    Group,
+    NpsCounts,
+    ces_estimate,
+    csat_estimate,
+    nps_change,
+    nps_estimate,
+)
+from nps_bot.store.schema import alerts, customers, responses, survey_attributes, survey_tags, surveys
 
 # Built-in segment dimensions; any other name is a customer attribute (plan, region...).
 DIMENSIONS: dict[str, ColumnElement[str]] = {
@@ -23,22 +40,69 @@ DIMENSIONS: dict[str, ColumnElement[str]] = {
     "language": surveys.c.language,
 }
 TAG = "tag"
+ReportKind = Literal["nps", "csat", "ces"]
+CSAT_SATISFIED_MIN = 4  # top-2 box on the 1..5 scale (scoring.is_satisfied)
+_NO_COUNTS = NpsCounts(0, 0, 0)
+
+
+def _estimate(kind: str, counts: NpsCounts, answers: int, satisfied: int, total: float, sum_squares: float) -> Estimate:
+    if kind == "csat":
+        return csat_estimate(satisfied, answers)
+    if kind == "ces":
+        return ces_estimate(total, sum_squares, answers)
+    return nps_estimate(counts)
+
+
+def _normal_change(cur: Estimate, prev: Estimate, confidence: float = 0.95) -> Change:
+    """CSAT/CES change: z test from the two 95 % margins (normal approximation)."""
+    if cur.value is None or prev.value is None:
+        return Change(None, None, None, False)
+    delta = cur.value - prev.value
+    if cur.margin is None or prev.margin is None:  # a single CES answer has no spread to test with
+        return Change(delta, None, None, False)
+    crit = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    se = math.hypot(cur.margin / crit, prev.margin / crit)
+    if se == 0.0:
+        return Change(delta, None, None, False)
+    z = delta / se
+    p_value = min(1.0, 2.0 * NormalDist().cdf(-abs(z)))
+    return Change(delta, z, p_value, p_value < 1.0 - confidence)
 
 
 @dataclass(frozen=True, slots=True)
 class SegmentStats:
     key: str | None
-    counts: NpsCounts
+    counts: NpsCounts  # NPS groups; all zero for CSAT/CES
     sent: int  # surveys that reached customers in the period
     answered_of_sent: int
+    kind: str = "nps"
+    answers: int = 0  # CSAT/CES answer count (NPS: counts.n)
+    satisfied: int = 0  # CSAT answers >= 4
+    total: float = 0.0  # CES SUM(score)
+    sum_squares: float = 0.0  # CES SUM(score * score)
+    previous: SegmentStats | None = None  # same segment, previous equal period
+
+    @property
+    def n(self) -> int:
+        return self.counts.n if self.kind == "nps" else self.answers
 
     @property
     def estimate(self) -> Estimate:
-        return nps_estimate(self.counts)
+        return _estimate(self.kind, self.counts, self.answers, self.satisfied, self.total, self.sum_squares)
 
     @property
     def response_rate(self) -> float | None:
         return self.answered_of_sent / self.sent if self.sent else None
+
+    @property
+    def change(self) -> Change:
+        """Versus the previous equal period; never significant without a previous sample."""
+        prev = self.previous
+        if prev is None:
+            return Change(None, None, None, False)
+        if self.kind == "nps":
+            return nps_change(self.counts, prev.counts)
+        return _normal_change(self.estimate, prev.estimate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +112,32 @@ class ScoreReport:
     overall: SegmentStats
     segments: tuple[SegmentStats, ...]
     min_n: int
+    kind: str = "nps"
+
+    @property
+    def previous(self) -> SegmentStats:
+        return self.overall.previous or _empty(None, self.kind)
+
+    @property
+    def change(self) -> Change:
+        return self.overall.change
 
     def ranked(self) -> list[SegmentStats]:
         """Reliable segments best first; segments with too few answers last, never ranked."""
-        reliable = [s for s in self.segments if s.counts.n >= self.min_n]
-        few = [s for s in self.segments if s.counts.n < self.min_n]
-        reliable.sort(key=lambda s: (-(s.estimate.value or 0), -s.counts.n))
-        few.sort(key=lambda s: (-s.counts.n, s.key or ""))
+        reliable = [s for s in self.segments if s.n >= self.min_n]
+        few = [s for s in self.segments if s.n < self.min_n]
+        # CES: lower effort is better.
+        sign = 1 if self.kind == "ces" else -1
+        reliable.sort(key=lambda s: (sign * (s.estimate.value or 0), -s.n))
+        few.sort(key=lambda s: (-s.n, s.key or ""))
         return reliable + few
 
 
-def _segment(dimension: str | None, base: sa.FromClause) -> tuple[ColumnElement[str | None], sa.FromClause]:
+def _empty(key: str | None, kind: str) -> SegmentStats:
+    return SegmentStats(key, _NO_COUNTS, 0, 0, kind)
+
+
+def _segment(dimension: str | None, base: sa.FromClause) -> tuple[ColumnElement[Any], sa.FromClause]:
     """The key column for a dimension and the FROM clause it needs."""
     if dimension is None:
         return sa.literal(None, sa.String).label("key"), base
@@ -66,59 +145,335 @@ def _segment(dimension: str | None, base: sa.FromClause) -> tuple[ColumnElement[
         return survey_tags.c.tag.label("key"), base.outerjoin(survey_tags, survey_tags.c.survey_id == surveys.c.id)
     if dimension in DIMENSIONS:
         return DIMENSIONS[dimension].label("key"), base
+    # (survey_id, name) is the primary key: at most one value per survey, like the built-in columns.
     attrs = survey_attributes.alias("attrs")
     joined = base.outerjoin(attrs, sa.and_(attrs.c.survey_id == surveys.c.id, attrs.c.name == dimension))
     return attrs.c.value.label("key"), joined
 
 
-def score_report(
-    engine: Engine, period: Period, dimension: str | None = None, *, kind: SurveyKind = "nps", min_n: int = 10
-) -> ScoreReport:
-    dimension = dimension.lower() if dimension else None
+def _score_columns(kind: str) -> list[ColumnElement[Any]]:
+    """Sufficient statistics for one kind; only what it needs, as every CASE costs per row."""
+    score = responses.c.score
+    if kind == "nps":
+        return [
+            sa.func.sum(sa.case((score >= 9, 1), else_=0)).label("promoters"),
+            sa.func.sum(sa.case((score.between(7, 8), 1), else_=0)).label("passives"),
+            sa.func.sum(sa.case((score <= 6, 1), else_=0)).label("detractors"),
+        ]
+    return [
+        sa.func.count().label("answers"),
+        sa.func.sum(sa.case((score >= CSAT_SATISFIED_MIN, 1), else_=0)).label("satisfied"),
+        sa.func.sum(score).label("total"),
+        sa.func.sum(score * score).label("sum_squares"),
+    ]
+
+
+def _stats_from(row: Any, kind: str) -> dict[str, Any]:
+    if row is None:
+        return {"counts": _NO_COUNTS, "kind": kind}
+    if kind == "nps":
+        return {"counts": NpsCounts(int(row.promoters), int(row.passives), int(row.detractors)), "kind": kind}
+    return {
+        "counts": _NO_COUNTS,
+        "kind": kind,
+        "answers": int(row.answers),
+        "satisfied": int(row.satisfied),
+        "total": float(row.total or 0),
+        "sum_squares": float(row.sum_squares or 0),
+    }
+
+
+def _aggregate(
+    engine: Engine, period: Period, dimension: str | None, kind: str, compare: bool = True
+) -> dict[tuple[int, str | None], SegmentStats]:
+    """{(0 = current | 1 = previous, key): stats} from one answers query and one sent query."""
+    prev = period.previous() if compare else period
     key, answered_from = _segment(dimension, responses.join(surveys, surveys.c.id == responses.c.survey_id))
+    a_bucket = sa.case((responses.c.created_at >= period.start, 0), else_=1).label("bucket")
     answers = (
-        sa.select(
-            key,
-            sa.func.sum(sa.case((responses.c.score >= 9, 1), else_=0)).label("promoters"),
-            sa.func.sum(sa.case((responses.c.score.between(7, 8), 1), else_=0)).label("passives"),
-            sa.func.sum(sa.case((responses.c.score <= 6, 1), else_=0)).label("detractors"),
-        )
+        sa.select(a_bucket, key, *_score_columns(kind))
         .select_from(answered_from)
+        .where(responses.c.kind == kind, responses.c.created_at >= prev.start, responses.c.created_at < period.end)
+        .group_by(a_bucket, key)
+    )
+    # Response rate is judged per cohort: of the surveys sent in the period, how many were answered.
+    # A survey's state becomes answered/commented in the transaction that stores its response, so
+    # the state alone says "answered": no join to responses.
+    skey, sent_from = _segment(dimension, surveys)
+    s_bucket = sa.case((surveys.c.sent_at >= period.start, 0), else_=1).label("bucket")
+    # The reached-state test sits in the aggregate, not the WHERE: there it made SQLite pick the state
+    # index (nearly every survey) over the sent_at one.
+    reached = surveys.c.state.in_([s.value for s in REACHED_STATES])
+    answered = surveys.c.state.in_([s.value for s in ANSWERED_STATES])
+    # (survey, tag) is a primary key and every other key is one per survey: plain counts are exact.
+    sent_cols = [sa.func.sum(sa.case((reached, 1), else_=0)), sa.func.sum(sa.case((answered, 1), else_=0))]
+    sent = (
+        sa.select(s_bucket, skey, sent_cols[0].label("sent"), sent_cols[1].label("answered"))
+        .select_from(sent_from)
+        .where(
+            surveys.c.kind == kind,
+            surveys.c.sent_at >= prev.start,
+            surveys.c.sent_at < period.end,
+        )
+        .group_by(s_bucket, skey)
+    )
+    with engine.connect() as conn:
+        answer_rows = {(int(r.bucket), r.key): r for r in conn.execute(answers)}
+        sent_rows = {(int(r.bucket), r.key): r for r in conn.execute(sent)}
+    out: dict[tuple[int, str | None], SegmentStats] = {}
+    for k in set(answer_rows) | set(sent_rows):
+        s = sent_rows.get(k)
+        out[k] = SegmentStats(
+            k[1],
+            sent=int(s.sent) if s else 0,
+            answered_of_sent=int(s.answered) if s else 0,
+            **_stats_from(answer_rows.get(k), kind),
+        )
+    return out
+
+
+def _sum(key: str | None, parts: list[SegmentStats], kind: str) -> SegmentStats:
+    """Merge segments whose keys partition the surveys (every dimension except tag)."""
+    counts = _NO_COUNTS
+    for p in parts:
+        counts = counts + p.counts
+    return SegmentStats(
+        key,
+        counts,
+        sum(p.sent for p in parts),
+        sum(p.answered_of_sent for p in parts),
+        kind,
+        sum(p.answers for p in parts),
+        sum(p.satisfied for p in parts),
+        sum(p.total for p in parts),
+        sum(p.sum_squares for p in parts),
+    )
+
+
+def _with_previous(cur: SegmentStats, prev: SegmentStats | None) -> SegmentStats:
+    return SegmentStats(
+        cur.key,
+        cur.counts,
+        cur.sent,
+        cur.answered_of_sent,
+        cur.kind,
+        cur.answers,
+        cur.satisfied,
+        cur.total,
+        cur.sum_squares,
+        prev,
+    )
+
+
+def score_report(
+    engine: Engine,
+    period: Period,
+    dimension: str | None = None,
+    *,
+    kind: ReportKind = "nps",
+    min_n: int = 10,
+    compare: bool = True,
+) -> ScoreReport:
+    """NPS (groups), CSAT (% answering 4-5) or CES (mean) for a period, whole base and by segment.
+
+    Every line carries n, response rate, margin and change vs the previous equal period (`compare`;
+    without it the previous period is not read and `change` is never significant).
+    """
+    dimension = dimension.lower() if dimension else None
+    rows = _aggregate(engine, period, dimension, kind, compare)
+    keys = sorted({k for _, k in rows}, key=lambda v: (v is None, v or ""))
+    segments = tuple(
+        _with_previous(rows.get((0, k)) or _empty(k, kind), rows.get((1, k)) or _empty(k, kind) if compare else None)
+        for k in keys
+    )
+    if dimension == TAG:
+        # A survey can carry several tags (or none), so the overall line needs its own unjoined query.
+        overall = score_report(engine, period, None, kind=kind, min_n=min_n, compare=compare).overall
+    else:
+        cur = _sum(None, [rows[k] for k in rows if k[0] == 0], kind)
+        prev = _sum(None, [rows[k] for k in rows if k[0] == 1], kind) if compare else None
+        overall = _with_previous(cur, prev)
+    # Segments with no answers and no sends in the current period are only in the previous one.
+    segments = tuple(s for s in segments if s.n or s.sent) if dimension else ()
+    return ScoreReport(period, dimension, overall, segments, min_n, kind)
+
+
+# -- weekly trend ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    week_start: datetime  # Monday 00:00 UTC
+    counts: NpsCounts
+    kind: str = "nps"
+    answers: int = 0
+    satisfied: int = 0
+    total: float = 0.0
+    sum_squares: float = 0.0
+
+    @property
+    def n(self) -> int:
+        return self.counts.n if self.kind == "nps" else self.answers
+
+    @property
+    def estimate(self) -> Estimate:
+        return _estimate(self.kind, self.counts, self.answers, self.satisfied, self.total, self.sum_squares)
+
+
+def week_start(at: datetime) -> datetime:
+    day = at.astimezone(UTC).date()
+    monday = day - timedelta(days=day.weekday())
+    return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+
+
+def _segment_filter(segment: tuple[str, str]) -> ColumnElement[bool]:
+    dimension, value = segment[0].lower(), segment[1]
+    if dimension in DIMENSIONS:
+        return DIMENSIONS[dimension] == value
+    if dimension == TAG:
+        return sa.exists().where(survey_tags.c.survey_id == surveys.c.id, survey_tags.c.tag == value)
+    return sa.exists().where(
+        survey_attributes.c.survey_id == surveys.c.id,
+        survey_attributes.c.name == dimension,
+        survey_attributes.c.value == value,
+    )
+
+
+def weekly_trend(
+    engine: Engine,
+    weeks: int,
+    now: datetime,
+    *,
+    kind: ReportKind = "nps",
+    dimension: str | None = None,
+    value: str | None = None,
+) -> list[TrendPoint]:
+    """The last `weeks` ISO weeks (current one included, oldest first), empty weeks with n = 0.
+
+    One query: week boundaries are computed here and bucketed with CASE, which SQLite and
+    PostgreSQL both run without date functions.
+    """
+    if weeks < 1:
+        raise ValueError("weeks must be >= 1")
+    first = week_start(now) - timedelta(weeks=weeks - 1)
+    bounds = [first + timedelta(weeks=i) for i in range(weeks + 1)]
+    at = responses.c.created_at
+    whens = [(at < b, i) for i, b in enumerate(bounds[1:-1])]
+    bucket = (sa.case(*whens, else_=weeks - 1) if whens else sa.literal(0)).label("bucket")
+    query = (
+        sa.select(bucket, *_score_columns(kind))
+        .select_from(responses.join(surveys, surveys.c.id == responses.c.survey_id))
+        .where(responses.c.kind == kind, at >= bounds[0], at < bounds[-1])
+        .group_by(bucket)
+    )
+    if dimension and value is not None:
+        query = query.where(_segment_filter((dimension, value)))
+    with engine.connect() as conn:
+        rows = {int(r.bucket): r for r in conn.execute(query)}
+    return [TrendPoint(bounds[i], **_stats_from(rows.get(i), kind)) for i in range(weeks)]
+
+
+# -- verbatim comments -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRow:
+    score: int
+    comment: str
+    customer_name: str | None
+    agent_name: str | None
+    team: str | None
+    ticket_url: str | None
+    connector: str
+    answered_at: datetime
+
+
+_GROUP_FILTERS: dict[str, Any] = {
+    "detractor": lambda s: s <= 6,
+    "passive": lambda s: s.between(7, 8),
+    "promoter": lambda s: s >= 9,
+}
+
+
+def recent_comments(
+    engine: Engine,
+    period: Period,
+    group: Group | None = None,
+    segment: tuple[str, str] | None = None,
+    limit: int = 10,
+    *,
+    detractors_first: bool = False,
+    kind: ReportKind = "nps",
+) -> list[CommentRow]:
+    """Answers with a comment, newest first; `detractors_first` (no group) puts detractors on top."""
+    score = responses.c.score
+    query = (
+        sa.select(
+            score,
+            responses.c.comment,
+            customers.c.name.label("customer_name"),
+            surveys.c.agent_name,
+            surveys.c.team,
+            surveys.c.ticket_url,
+            surveys.c.connector,
+            responses.c.created_at.label("answered_at"),
+        )
+        .select_from(
+            responses.join(surveys, surveys.c.id == responses.c.survey_id).outerjoin(
+                customers, customers.c.id == surveys.c.customer_id
+            )
+        )
         .where(
             responses.c.kind == kind,
             responses.c.created_at >= period.start,
             responses.c.created_at < period.end,
+            responses.c.comment.is_not(None),
+            responses.c.comment != "",
         )
-        .group_by(key)
+        .limit(limit)
     )
-    # Response rate is judged per cohort: of the surveys sent in the period, how many were answered.
-    skey, sent_from = _segment(dimension, surveys.outerjoin(responses, responses.c.survey_id == surveys.c.id))
-    sent = (
-        sa.select(
-            skey,
-            sa.func.count(sa.distinct(surveys.c.id)).label("sent"),
-            sa.func.count(sa.distinct(responses.c.id)).label("answered"),
-        )
-        .select_from(sent_from)
-        .where(
-            surveys.c.kind == kind,
-            surveys.c.sent_at >= period.start,
-            surveys.c.sent_at < period.end,
-            surveys.c.state.in_([s.value for s in REACHED_STATES]),
-        )
-        .group_by(skey)
-    )
+    if group is not None:
+        query = query.where(_GROUP_FILTERS[group](score))
+    if segment is not None:
+        query = query.where(_segment_filter(segment))
+    order: list[Any] = [responses.c.created_at.desc(), responses.c.id.desc()]
+    if detractors_first and group is None:
+        order.insert(0, sa.case((score <= 6, 0), else_=1))
     with engine.connect() as conn:
-        answer_rows = {r.key: r for r in conn.execute(answers)}
-        sent_rows = {r.key: r for r in conn.execute(sent)}
-    segments = []
-    for k in sorted(set(answer_rows) | set(sent_rows), key=lambda v: (v is None, v or "")):
-        a, s = answer_rows.get(k), sent_rows.get(k)
-        counts = NpsCounts(int(a.promoters), int(a.passives), int(a.detractors)) if a else NpsCounts(0, 0, 0)
-        segments.append(SegmentStats(k, counts, int(s.sent) if s else 0, int(s.answered) if s else 0))
-    if dimension is None:
-        overall = segments[0] if segments else SegmentStats(None, NpsCounts(0, 0, 0), 0, 0)
-        return ScoreReport(period, None, overall, (), min_n)
-    # A survey can carry several tags, so the overall line is computed without the segment join.
-    overall = score_report(engine, period, None, kind=kind, min_n=min_n).overall
-    return ScoreReport(period, dimension, overall, tuple(segments), min_n)
+        return [CommentRow(**r._mapping) for r in conn.execute(query.order_by(*order))]
+
+
+# -- follow-up of detractor alerts -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    followed: int
+    total: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.followed / self.total if self.total else None
+
+
+FOLLOW_UP_WITHIN = timedelta(hours=48)
+
+
+def follow_up_stats(engine: Engine, period: Period, within: timedelta = FOLLOW_UP_WITHIN) -> FollowUp:
+    """Detractor answers alerted in the period, and how many were claimed or resolved within `within`.
+
+    Counted per answer (an answer alerted in two channels counts once, followed if either was). The
+    48 h comparison is done here on (created_at, claimed_at, resolved_at) because timestamp
+    arithmetic differs between SQLite and PostgreSQL; the rows are bounded by the alerts in the period.
+    """
+    query = (
+        sa.select(alerts.c.survey_id, alerts.c.created_at, alerts.c.claimed_at, alerts.c.resolved_at)
+        .select_from(alerts.join(responses, responses.c.survey_id == alerts.c.survey_id))
+        .where(alerts.c.created_at >= period.start, alerts.c.created_at < period.end, responses.c.score <= 6)
+    )
+    followed: dict[int, bool] = {}
+    with engine.connect() as conn:
+        for survey_id, created, claimed, resolved in conn.execute(query):
+            done = any(t is not None and t - created <= within for t in (claimed, resolved))
+            followed[survey_id] = followed.get(survey_id, False) or done
+    return FollowUp(sum(followed.values()), len(followed))

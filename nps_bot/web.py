@@ -85,6 +85,7 @@ def create_app(ctx: AppContext) -> Starlette:
             received_at=ctx.clock.now(),
             path_params=dict(request.path_params),
         )
+
         def verify_and_parse() -> Parsed:
             connector.verify(incoming)
             return connector.parse(incoming)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,9 +19,10 @@ PACKAGE = Path(__file__).parent / "plugin_example"
 @pytest.fixture
 def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     target = tmp_path / "site"
+    source = shutil.copytree(PACKAGE, tmp_path / "src")  # builds leave build/ behind: not in the repo
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(PACKAGE)],
+         "--target", str(target), str(source)],
         check=True,
         capture_output=True,
     )  # fmt: skip
