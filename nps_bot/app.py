@@ -69,6 +69,10 @@ class AppContext:
         ctx = cls(settings, engine, clock, SurveyService(engine, policy, clock, settings.default_language))
         if load_integrations:
             ctx.load_integrations()
+        from nps_bot.outbound import OutboundListener, OutboxJob
+
+        ctx.integrations.setdefault("outbound-webhooks", OutboundListener(ctx))
+        ctx.extra_jobs.append(OutboxJob(ctx))
         return ctx
 
     def load_integrations(self, factories: Iterable[tuple[str, Callable[[AppContext], object]]] | None = None) -> None:

@@ -9,6 +9,7 @@ import threading
 
 from nps_bot import logs
 from nps_bot.config import Settings
+from nps_bot.periods import PERIOD_HELP
 
 log = logging.getLogger("nps_bot")
 
@@ -63,6 +64,28 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nps_bot.app import AppContext
+    from nps_bot.digests import build_digest, render_text
+    from nps_bot.periods import parse_period
+
+    ctx = AppContext.build(settings, load_integrations=False)
+    now = ctx.clock.now()
+    try:
+        period = parse_period(args.period, now)
+    except ValueError as exc:
+        print(exc)
+        return 2
+    digest = build_digest(ctx, None, now, period=period, dimension=args.by)
+    print(render_text(digest))
+    if args.chart:
+        Path(args.chart).write_bytes(digest.chart_png())
+        print(f"\ntrend chart written to {args.chart}")
+    return 0
+
+
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -103,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="play ~50 closed tickets and answers on a temporary database")
     demo.add_argument("--tickets", type=int, default=50)
     demo.add_argument("--seed", type=int, default=7)
+    dig = sub.add_parser("digest", help="the channel digest, rendered in the terminal")
+    dig.add_argument("--print", action="store_true", required=True, help="print it (posting is the worker's job)")
+    dig.add_argument("--period", default="7d", help=PERIOD_HELP)
+    dig.add_argument("--by", default="team", help="agent, team, channel, tag, helpdesk or a customer attribute")
+    dig.add_argument("--chart", metavar="FILE.png", help="also write the trend chart")
     imp = sub.add_parser("import", help="backfill answers from another survey tool (e.g. nicereply)")
     imp.add_argument("source")
     imp.add_argument("--since", required=True, help="YYYY-MM-DD (UTC)")

@@ -59,10 +59,12 @@ def latest_slot(sub: Subscription, now: datetime) -> datetime | None:
     """The most recent fire time at or before `now` (UTC), unless it came before the subscription."""
     if not sub.cron:
         return None
-    local_now = now.astimezone(zone(sub.timezone))
-    # croniter walks local wall-clock time; +1 s makes a slot at exactly `now` count as due.
-    slot = croniter(sub.cron, local_now + timedelta(seconds=1)).get_prev(datetime)
-    slot_utc = slot.astimezone(UTC)
+    tz = zone(sub.timezone)
+    # croniter walks naive wall-clock time (+1 s makes a slot at exactly `now` due); fold=0 maps a
+    # wall time that happens twice when clocks go back to its first occurrence, so it fires once.
+    it = croniter(sub.cron, now.astimezone(tz).replace(tzinfo=None) + timedelta(seconds=1))
+    while (slot_utc := it.get_prev(datetime).replace(tzinfo=tz).astimezone(UTC)) > now:
+        pass  # a wall time inside a spring-forward gap maps past `now`: take the one before
     if slot_utc < sub.created_at:
         return None
     return slot_utc

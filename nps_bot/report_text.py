@@ -27,15 +27,27 @@ def value_text(kind: str, value: float | None) -> str:
     return signed(value)
 
 
+def _amount(delta: float, kind: str) -> str:
+    return f"{delta:+.1f}" if kind == "ces" else f"{delta:+.0f}{' pts' if kind == 'csat' else ''}"
+
+
 def change_text(change: Change, kind: str = "nps") -> str:
-    """ "▲ +12 vs previous period" when significant; "(no significant change)" otherwise."""
+    """ "▲ +12 vs previous period" when significant, "▶ no significant change vs previous period (+3)"
+    otherwise, "" when either period has no answers."""
     if change.delta is None:
         return ""
     if not change.significant:
-        return "(no significant change)"
+        return f"▶ no significant change vs previous period ({_amount(change.delta, kind)})"
     arrow = "▲" if change.delta > 0 else "▼"
-    amount = f"{change.delta:+.1f}" if kind == "ces" else f"{change.delta:+.0f}"
-    return f"{arrow} {amount}{' pts' if kind == 'csat' else ''} vs previous period"
+    return f"{arrow} {_amount(change.delta, kind)} vs previous period"
+
+
+def change_cell(change: Change, kind: str = "nps") -> str:
+    """Short table form: "▲ +12" / "▼ -9" significant, "▶ +3" within noise, "" nothing to compare."""
+    if change.delta is None:
+        return ""
+    arrow = ("▲" if change.delta > 0 else "▼") if change.significant else "▶"
+    return f"{arrow} {change.delta:+.1f}" if kind == "ces" else f"{arrow} {change.delta:+.0f}"
 
 
 def headline(report: ScoreReport) -> str:
@@ -73,17 +85,20 @@ def segment_table(report: ScoreReport, width: int = 24) -> str:
         return "(no segments)"
     kind = getattr(report, "kind", "nps")
     dimension = (report.dimension or "segment").capitalize()
-    header = f"{dimension:<{width}} {_NAMES.get(kind, 'NPS'):>5} {'±':>5} {'n':>5} {'resp.':>6}"
+    header = f"{dimension:<{width}} {_NAMES.get(kind, 'NPS'):>5} {'±':>5} {'n':>5} {'resp.':>6} {'vs prev.':>8}"
     lines = [header, "-" * len(header)]
     for s in report.ranked():
         name = (s.key or "(none)")[:width]
         rate = percent(s.response_rate) if s.response_rate is not None else "-"
         if s.n < report.min_n:
-            lines.append(f"{name:<{width}} {'too few answers':>17} {s.n:>5} {rate:>6}")
+            lines.append(f"{name:<{width}} {'too few answers':>17} {s.n:>5} {rate:>6}")  # no change: noise
         else:
             est = s.estimate
             value = value_text(kind, est.value)
-            lines.append(f"{name:<{width}} {value:>5} {est.margin or 0:>5.1f} {s.n:>5} {rate:>6}")
+            change = change_cell(s.change, kind)
+            lines.append(f"{name:<{width}} {value:>5} {est.margin or 0:>5.1f} {s.n:>5} {rate:>6} {change:>8}")
+    if any(s.n >= report.min_n and s.change.delta is not None for s in report.segments):
+        lines.append("▲▼ significant change vs previous period (95 %); ▶ within noise")
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ from nps_bot.scoring import (
     nps_estimate,
 )
 from nps_bot.store.schema import alerts, customers, responses, survey_attributes, survey_tags, surveys
+from nps_bot.wording import SCALES
 
 # Built-in segment dimensions; any other name is a customer attribute (plan, region...).
 DIMENSIONS: dict[str, ColumnElement[str]] = {
@@ -53,8 +54,29 @@ def _estimate(kind: str, counts: NpsCounts, answers: int, satisfied: int, total:
     return nps_estimate(counts)
 
 
+def _p_value(z: float) -> float:
+    return min(1.0, 2.0 * NormalDist().cdf(-abs(z)))
+
+
+def proportion_change(hits: int, n: int, prev_hits: int, prev_n: int, confidence: float = 0.95) -> Change:
+    """CSAT change in percentage points: two-sided two-proportion z test with the pooled proportion.
+
+    Both periods all satisfied (or none) means no spread and no difference: delta 0, not significant.
+    """
+    if n == 0 or prev_n == 0:
+        return Change(None, None, None, False)
+    delta = 100.0 * (hits / n - prev_hits / prev_n)
+    pooled = (hits + prev_hits) / (n + prev_n)
+    se = 100.0 * math.sqrt(pooled * (1.0 - pooled) * (1.0 / n + 1.0 / prev_n))
+    if se == 0.0:
+        return Change(delta, None, None, False)
+    z = delta / se
+    p_value = _p_value(z)
+    return Change(delta, z, p_value, p_value < 1.0 - confidence)
+
+
 def _normal_change(cur: Estimate, prev: Estimate, confidence: float = 0.95) -> Change:
-    """CSAT/CES change: z test from the two 95 % margins (normal approximation)."""
+    """CES change: Welch-style z from the two normal-approximation margins (margin / z = s / sqrt(n))."""
     if cur.value is None or prev.value is None:
         return Change(None, None, None, False)
     delta = cur.value - prev.value
@@ -65,7 +87,7 @@ def _normal_change(cur: Estimate, prev: Estimate, confidence: float = 0.95) -> C
     if se == 0.0:
         return Change(delta, None, None, False)
     z = delta / se
-    p_value = min(1.0, 2.0 * NormalDist().cdf(-abs(z)))
+    p_value = _p_value(z)
     return Change(delta, z, p_value, p_value < 1.0 - confidence)
 
 
@@ -102,6 +124,8 @@ class SegmentStats:
             return Change(None, None, None, False)
         if self.kind == "nps":
             return nps_change(self.counts, prev.counts)
+        if self.kind == "csat":
+            return proportion_change(self.satisfied, self.answers, prev.satisfied, prev.answers)
         return _normal_change(self.estimate, prev.estimate)
 
 
@@ -126,9 +150,8 @@ class ScoreReport:
         """Reliable segments best first; segments with too few answers last, never ranked."""
         reliable = [s for s in self.segments if s.n >= self.min_n]
         few = [s for s in self.segments if s.n < self.min_n]
-        # CES: lower effort is better.
-        sign = 1 if self.kind == "ces" else -1
-        reliable.sort(key=lambda s: (sign * (s.estimate.value or 0), -s.n))
+        # Higher is better for all three: CES asks "made it easy for me" (7 = easiest).
+        reliable.sort(key=lambda s: (-(s.estimate.value or 0), -s.n))
         few.sort(key=lambda s: (-s.n, s.key or ""))
         return reliable + few
 
@@ -388,11 +411,22 @@ class CommentRow:
     answered_at: datetime
 
 
-_GROUP_FILTERS: dict[str, Any] = {
-    "detractor": lambda s: s <= 6,
-    "passive": lambda s: s.between(7, 8),
-    "promoter": lambda s: s >= 9,
-}
+def group_bounds(kind: str) -> tuple[int, int]:
+    """(highest detractor score, lowest promoter score): NPS 6/9; CSAT and CES map onto the same
+    three groups as the follow-up questions (wording.sentiment): CSAT 3/4, CES 4/6."""
+    if kind == "nps":
+        return 6, 9
+    low, high = SCALES[kind]
+    return low + (high - low) // 2, high - 1
+
+
+def _group_filter(kind: str, group: Group, score: ColumnElement[int]) -> ColumnElement[bool]:
+    detractor_max, promoter_min = group_bounds(kind)
+    if group == "detractor":
+        return score <= detractor_max
+    if group == "promoter":
+        return score >= promoter_min
+    return sa.and_(score > detractor_max, score < promoter_min)
 
 
 def recent_comments(
@@ -433,12 +467,12 @@ def recent_comments(
         .limit(limit)
     )
     if group is not None:
-        query = query.where(_GROUP_FILTERS[group](score))
+        query = query.where(_group_filter(kind, group, score))
     if segment is not None:
         query = query.where(_segment_filter(segment))
     order: list[Any] = [responses.c.created_at.desc(), responses.c.id.desc()]
     if detractors_first and group is None:
-        order.insert(0, sa.case((score <= 6, 0), else_=1))
+        order.insert(0, sa.case((score <= group_bounds(kind)[0], 0), else_=1))
     with engine.connect() as conn:
         return [CommentRow(**r._mapping) for r in conn.execute(query.order_by(*order))]
 
@@ -448,32 +482,59 @@ def recent_comments(
 
 @dataclass(frozen=True, slots=True)
 class FollowUp:
-    followed: int
-    total: int
+    followed: int  # claimed or resolved within the window
+    total: int  # detractor answers alerted in the period
+    waiting: int = 0  # not followed yet, but still inside their window at `now`: not (yet) a miss
 
     @property
     def rate(self) -> float | None:
         return self.followed / self.total if self.total else None
 
+    @property
+    def missed(self) -> int:
+        return self.total - self.followed - self.waiting
+
 
 FOLLOW_UP_WITHIN = timedelta(hours=48)
 
 
-def follow_up_stats(engine: Engine, period: Period, within: timedelta = FOLLOW_UP_WITHIN) -> FollowUp:
+def _detractor(kind: ColumnElement[str], score: ColumnElement[int]) -> ColumnElement[bool]:
+    return sa.or_(*(sa.and_(kind == k, score <= group_bounds(k)[0]) for k in SCALES))
+
+
+def follow_up_stats(
+    engine: Engine, period: Period, within: timedelta = FOLLOW_UP_WITHIN, *, now: datetime | None = None
+) -> FollowUp:
     """Detractor answers alerted in the period, and how many were claimed or resolved within `within`.
 
-    Counted per answer (an answer alerted in two channels counts once, followed if either was). The
-    48 h comparison is done here on (created_at, claimed_at, resolved_at) because timestamp
-    arithmetic differs between SQLite and PostgreSQL; the rows are bounded by the alerts in the period.
+    Counted per answer (an answer alerted in two channels counts once, followed if either was), from
+    its first alert; answers no longer detractors (score changed) drop out. Not followed yet but
+    alerted less than `within` before `now` (default: the period end) counts as `waiting`.
+    SQL reduces to one row per answer (MIN of the three times); the `within` comparison is done here
+    because timestamp + interval has no portable spelling across SQLite and PostgreSQL.
     """
     query = (
-        sa.select(alerts.c.survey_id, alerts.c.created_at, alerts.c.claimed_at, alerts.c.resolved_at)
+        sa.select(
+            sa.func.min(alerts.c.created_at).label("created"),
+            sa.func.min(alerts.c.claimed_at).label("claimed"),
+            sa.func.min(alerts.c.resolved_at).label("resolved"),
+        )
         .select_from(alerts.join(responses, responses.c.survey_id == alerts.c.survey_id))
-        .where(alerts.c.created_at >= period.start, alerts.c.created_at < period.end, responses.c.score <= 6)
+        .where(
+            alerts.c.created_at >= period.start,
+            alerts.c.created_at < period.end,
+            _detractor(responses.c.kind, responses.c.score),
+        )
+        .group_by(alerts.c.survey_id)
     )
-    followed: dict[int, bool] = {}
+    now = now or period.end
+    followed = waiting = total = 0
     with engine.connect() as conn:
-        for survey_id, created, claimed, resolved in conn.execute(query):
-            done = any(t is not None and t - created <= within for t in (claimed, resolved))
-            followed[survey_id] = followed.get(survey_id, False) or done
-    return FollowUp(sum(followed.values()), len(followed))
+        for created, claimed, resolved in conn.execute(query):
+            total += 1
+            first = min((t for t in (claimed, resolved) if t is not None), default=None)
+            if first is not None and first - created <= within:
+                followed += 1
+            elif first is None and now - created < within:
+                waiting += 1
+    return FollowUp(followed, total, waiting)

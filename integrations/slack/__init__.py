@@ -12,12 +12,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from integrations.slack.alerts import AlertListener, AlertRetryJob
 from integrations.slack.bolt_app import build_bolt_app
 from integrations.slack.clients import async_web_client, web_client
 from integrations.slack.delivery import SlackDmChannel
+from integrations.slack.digest import DigestJob
 from integrations.slack.settings import SlackSettings
 from nps_bot.app import AppContext
-from nps_bot.ports import DeliveryChannel
+from nps_bot.models import Answer
+from nps_bot.ports import DeliveryChannel, PeriodicJob
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,7 @@ class SlackIntegration:
         self.bolt = None
         self.handler = None
         self.client: WebClient | None = None
+        self.alerts: AlertListener | None = None
         if self.configured:
             # Socket Mode connections are not signed; over HTTP, Bolt checks the signing secret.
             secret = settings.signing_secret or ""
@@ -39,6 +43,7 @@ class SlackIntegration:
                 log.warning("SLACK_SIGNING_SECRET is not set: /slack/events will refuse every request")
             self.client = web_client(settings)
             admins = frozenset(settings.admins) | frozenset(ctx.settings.admins)
+            self.alerts = AlertListener(ctx, self.client)
             self.bolt = build_bolt_app(ctx, async_web_client(settings), secret, self.client, admins)
             self.handler = AsyncSlackRequestHandler(self.bolt)
         else:
@@ -46,6 +51,15 @@ class SlackIntegration:
 
     def delivery_channels(self) -> Sequence[DeliveryChannel]:
         return [SlackDmChannel(self.client)] if self.configured else []
+
+    def on_answer(self, answer: Answer) -> None:
+        if self.alerts:
+            self.alerts.on_answer(answer)
+
+    def periodic_jobs(self) -> Sequence[PeriodicJob]:
+        if not self.client:
+            return []
+        return [DigestJob(self.ctx, self.client), AlertRetryJob(self.ctx, self.client)]
 
     def routes(self) -> Sequence[BaseRoute]:
         async def events(request: Request) -> Response:

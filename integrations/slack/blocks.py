@@ -158,7 +158,7 @@ def comment_modal(answer: Answer) -> dict[str, Any]:
 def report_blocks(report: ScoreReport) -> tuple[str, Blocks]:
     text = headline(report)
     blocks: Blocks = [{"type": "section", "text": _mrkdwn(f"*{text}*")}]
-    if report.overall.counts.n:
+    if report.overall.n:
         blocks.append({"type": "context", "elements": [_mrkdwn(split(report.overall))]})
     if report.dimension:
         table = segment_table(report)

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from integrations.slack import commands
+from integrations.slack.alerts import register_alert_handlers
 from integrations.slack.blocks import (
     COMMENT_ACTION,
     COMMENT_BLOCK,
@@ -26,6 +27,7 @@ from integrations.slack.blocks import (
     comment_modal,
 )
 from integrations.slack.chat_answers import ChatAnswers
+from integrations.slack.home import register_home
 from nps_bot.app import AppContext
 from nps_bot.models import Answer
 from nps_bot.surveys import SurveyError
@@ -140,4 +142,6 @@ def build_bolt_app(
         # response_url works in any channel the command came from, member or not.
         await respond(**reply.as_ack())
 
+    register_alert_handlers(app, ctx, sync_client)
+    register_home(app, ctx)
     return app

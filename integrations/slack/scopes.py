@@ -11,6 +11,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat_update": frozenset({"chat:write"}),
     "chat_postEphemeral": frozenset({"chat:write"}),
     "views_open": frozenset(),
+    "views_publish": frozenset(),
     # users.lookupByEmail needs users:read.email, which Slack only grants together with users:read.
     "users_lookupByEmail": frozenset({"users:read", "users:read.email"}),
     "users_info": frozenset({"users:read"}),
@@ -19,7 +20,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "conversations_open": frozenset({"im:write"}),
     "files_upload_v2": frozenset({"files:write"}),
 }
-EVENT_SCOPES: dict[str, frozenset[str]] = {"message.im": frozenset({"im:history"})}
+EVENT_SCOPES: dict[str, frozenset[str]] = {"message.im": frozenset({"im:history"}), "app_home_opened": frozenset()}
 COMMAND_SCOPES = frozenset({"commands"})
 # Not tied to one method: lets digests and alerts post to public channels without an invite.
 POSTING_SCOPES = frozenset({"chat:write.public"})

@@ -1,0 +1,38 @@
+"""The trend chart is a real, deterministic PNG of the requested size, even with nothing to draw."""
+
+from __future__ import annotations
+
+import struct
+from datetime import UTC, datetime, timedelta
+
+from nps_bot.chart import render_trend_png
+from nps_bot.reports import TrendPoint
+from nps_bot.scoring import NpsCounts
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == PNG_SIGNATURE
+    assert png[12:16] == b"IHDR"
+    return struct.unpack(">II", png[16:24])
+
+
+def _points() -> list[TrendPoint]:
+    start = datetime(2026, 9, 7, tzinfo=UTC)
+    counts = [(5, 3, 2), (0, 0, 0), (8, 2, 4), (1, 0, 0), (0, 0, 0), (20, 5, 5)]
+    return [TrendPoint(start + timedelta(weeks=i), NpsCounts(*c)) for i, c in enumerate(counts)]
+
+
+def test_trend_png_size_and_determinism() -> None:
+    png = render_trend_png(_points(), "Weekly NPS")
+    assert _size(png) == (800, 360)
+    assert png == render_trend_png(_points(), "Weekly NPS")
+    assert b"Software" not in png
+    assert _size(render_trend_png(_points(), "small", width_px=400, height_px=200)) == (400, 200)
+
+
+def test_empty_trend_renders() -> None:
+    assert _size(render_trend_png([], "No answers")) == (800, 360)
+    empty_weeks = [TrendPoint(datetime(2026, 9, 7, tzinfo=UTC), NpsCounts(0, 0, 0))]
+    assert _size(render_trend_png(empty_weeks, "No answers")) == (800, 360)

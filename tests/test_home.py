@@ -1,0 +1,74 @@
+"""App Home: a signed app_home_opened event publishes 30-day NPS, the trend and open follow-ups."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from integrations.slack.alerts import AlertListener
+from nps_bot import reports, subscriptions
+from nps_bot.store.schema import surveys
+from tests.conftest import SLACK_SIGNING_SECRET, Live, generic_event
+from tests.fakes.slack_api import FakeSlack
+from tests.slack_requests import TEAM, signed_post
+from tests.test_end_to_end import deliver, slack_env
+
+
+def home_opened(user: str) -> str:
+    return json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM["id"],
+            "api_app_id": "A0TEST",
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D0HOME",
+                "tab": "home",
+                "event_ts": f"{time.time():.6f}",
+            },
+            "type": "event_callback",
+            "event_id": "Ev0HOME",
+            "event_time": int(time.time()),
+        }
+    )
+
+
+def test_home_shows_nps_trend_and_open_follow_ups(make_live: Callable[..., Live], fake_slack: FakeSlack) -> None:
+    live = make_live(env=slack_env(fake_slack))
+    subscriptions.save(
+        live.ctx.engine, kind="alert", platform="slack", channel_id="C0ALERTS", created_by=None, now=live.clock.now()
+    )
+    live.post_generic(generic_event(1))
+    deliver(live, fake_slack)
+    with live.ctx.engine.connect() as conn:
+        token = conn.execute(sa.select(surveys.c.token)).scalar_one()
+    slack = live.ctx.integrations["slack"]
+    AlertListener(live.ctx, slack.client).on_answer(  # type: ignore[attr-defined]
+        live.ctx.surveys.record_score(token, 3, source="slack")
+    )
+
+    r = signed_post(live.http, SLACK_SIGNING_SECRET, home_opened("U0LEAD001"), content_type="application/json")
+    assert r.status_code == 200
+    (publish,) = fake_slack.wait_for("views.publish")
+    assert publish.params["user_id"] == "U0LEAD001"
+    view = publish.params["view"]
+    assert view["type"] == "home"
+    text = json.dumps(view, ensure_ascii=False)
+    assert "NPS last 30 days: -100" in text and "1 answers" in text
+    assert "Open follow-ups" in text and "*3/10* · Rūta Jankauskienė · <#C0ALERTS>" in text
+    assert "nobody has claimed it yet" in text
+    if hasattr(reports, "weekly_trend"):
+        assert "NPS by week (last 8)" in text and "n=1" in text
+
+
+def test_home_with_no_answers(make_live: Callable[..., Live], fake_slack: FakeSlack) -> None:
+    live = make_live(env=slack_env(fake_slack))
+    r = signed_post(live.http, SLACK_SIGNING_SECRET, home_opened("U0LEAD001"), content_type="application/json")
+    assert r.status_code == 200
+    (publish,) = fake_slack.wait_for("views.publish")
+    text = json.dumps(publish.params["view"])
+    assert "no answers yet" in text and "Nothing waiting" in text

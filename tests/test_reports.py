@@ -1,0 +1,263 @@
+"""Report figures against hand-computed fixtures, on SQLite and PostgreSQL (rows inserted directly)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from nps_bot import report_text
+from nps_bot.periods import Period, parse_period
+from nps_bot.reports import follow_up_stats, recent_comments, score_report, week_start, weekly_trend
+from nps_bot.scoring import nps_change
+from nps_bot.store import create_engine_for, migrate
+from nps_bot.store.schema import alerts, customers, responses, subscriptions, survey_attributes, survey_tags, surveys
+
+NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
+MONDAY = datetime(2026, 11, 16, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(any_db_url: str) -> Iterator[sa.Engine]:
+    eng = create_engine_for(any_db_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+_ids = iter(range(1, 1_000_000))
+
+
+def add(
+    engine: sa.Engine,
+    score: int | None,
+    at: datetime,
+    *,
+    team: str = "Billing",
+    agent: str = "ana",
+    comment: str | None = None,
+    kind: str = "nps",
+    sent_at: datetime | None = None,
+    tags: tuple[str, ...] = (),
+    plan: str | None = None,
+    customer: str | None = None,
+) -> int:
+    """One survey sent at `sent_at` (default `at`), answered with `score` at `at` unless score is None."""
+    i = next(_ids)
+    sent = sent_at or at
+    with engine.begin() as conn:
+        customer_id = None
+        if customer:
+            customer_id = conn.execute(
+                customers.insert().values(key=f"k{i}", name=customer, created_at=sent, updated_at=sent)
+            ).inserted_primary_key[0]
+        sid = conn.execute(
+            surveys.insert().values(
+                token=f"t{i}",
+                kind=kind,
+                connector="generic",
+                ticket_id=str(i),
+                ticket_url=f"https://h/{i}",
+                team=team,
+                agent_name=agent,
+                language="en",
+                customer_id=customer_id,
+                state="sent" if score is None else ("commented" if comment else "answered"),
+                due_at=sent,
+                created_at=sent,
+                updated_at=sent,
+                sent_at=sent,
+                attempts=1,
+            )
+        ).inserted_primary_key[0]
+        for tag in tags:
+            conn.execute(survey_tags.insert().values(survey_id=sid, tag=tag))
+        if plan:
+            conn.execute(survey_attributes.insert().values(survey_id=sid, name="plan", value=plan))
+        if score is not None:
+            conn.execute(
+                responses.insert().values(
+                    survey_id=sid, kind=kind, score=score, comment=comment, source="test", created_at=at, updated_at=at
+                )
+            )
+    return int(sid)
+
+
+# -- score_report --------------------------------------------------------------------------------
+
+
+def test_report_with_previous_period_and_change(engine: sa.Engine) -> None:
+    period = parse_period("7d", NOW)
+    cur = NOW - timedelta(days=1)
+    prev = NOW - timedelta(days=10)
+    for _ in range(20):
+        add(engine, 10, cur, team="Billing")
+    for _ in range(20):
+        add(engine, 2, prev, team="Billing")
+    add(engine, None, cur, team="Billing")  # sent, unanswered: response rate 20/21
+    add(engine, 9, cur, team="Tech")  # single-answer segment, nothing before
+    report = score_report(engine, period, "team", min_n=10)
+    o = report.overall
+    assert (o.counts.promoters, o.counts.passives, o.counts.detractors) == (21, 0, 0)
+    assert (o.sent, o.answered_of_sent) == (22, 21)
+    assert report.previous.counts.detractors == 20 and report.previous.counts.n == 20
+    assert report.change.delta == pytest.approx(200.0) and report.change.significant
+    assert report.change == nps_change(o.counts, report.previous.counts)
+    billing, tech = report.segments
+    assert billing.key == "Billing" and billing.n == 20 and billing.response_rate == pytest.approx(20 / 21)
+    assert billing.previous is not None and billing.previous.counts.detractors == 20
+    assert billing.change.significant
+    assert tech.n == 1 and tech.estimate.value == 100.0 and tech.change.delta is None
+    assert [s.key for s in report.ranked()] == ["Billing", "Tech"], "one answer is never ranked first"
+    text = report_text.render(report)
+    assert "▲ +200 vs previous period" in text
+    assert "too few answers" in report_text.segment_table(report)
+
+
+def test_no_significant_change_and_tag_overall(engine: sa.Engine) -> None:
+    period = parse_period("7d", NOW)
+    for score in (10, 9, 7, 3):  # NPS +25
+        add(engine, score, NOW - timedelta(days=2), tags=("a", "b"))
+    for score in (10, 8, 7, 3):  # NPS 0
+        add(engine, score, NOW - timedelta(days=9), tags=("a",))
+    report = score_report(engine, period, "tag", min_n=1)
+    assert report.overall.n == 4 and report.overall.sent == 4, "overall counts each survey once"
+    assert report.previous.n == 4
+    assert {s.key: s.n for s in report.segments} == {"a": 4, "b": 4}
+    assert not report.change.significant
+    assert "(no significant change)" in report_text.headline(report)
+    by_plan = score_report(engine, period, "plan")
+    assert [(s.key, s.n) for s in by_plan.segments] == [(None, 4)]
+
+
+def test_empty_period(engine: sa.Engine) -> None:
+    add(engine, 10, NOW - timedelta(days=1))
+    period = Period(datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 2, 1, tzinfo=UTC), "Jan 2020")
+    report = score_report(engine, period, "team")
+    assert report.overall.n == 0 and report.segments == () and report.overall.response_rate is None
+    assert report.change.delta is None and not report.change.significant
+    assert report_text.headline(report) == "NPS Jan 2020: no answers yet"
+
+
+def test_csat_and_ces(engine: sa.Engine) -> None:
+    at = NOW - timedelta(days=1)
+    for score in (5, 4, 4, 3, 1):  # 3 of 5 satisfied
+        add(engine, score, at, kind="csat")
+    for score in (1, 2, 3, 6):  # mean 3, sum of squares 50
+        add(engine, score, at, kind="ces")
+    add(engine, 10, at)  # NPS answers do not leak into either
+    period = parse_period("7d", NOW)
+    csat = score_report(engine, period, kind="csat")
+    assert csat.overall.n == 5 and csat.overall.satisfied == 3
+    assert csat.overall.estimate.value == pytest.approx(60.0) and csat.overall.estimate.method == "wilson"
+    assert report_text.headline(csat).startswith("CSAT last 7 days: 60 %")
+    ces = score_report(engine, period, "team", kind="ces")
+    est = ces.overall.estimate
+    assert est.value == pytest.approx(3.0) and ces.overall.sum_squares == 50
+    # sample variance (50 - 36/4) / 3 = 14/3
+    assert est.margin == pytest.approx(1.959964 * (14 / 3 / 4) ** 0.5, rel=1e-5)
+    assert [s.n for s in ces.segments] == [4]
+
+
+# -- weekly_trend --------------------------------------------------------------------------------
+
+
+def test_weekly_trend_buckets_and_boundaries(engine: sa.Engine) -> None:
+    first = MONDAY - timedelta(weeks=3)
+    add(engine, 0, first - timedelta(microseconds=1))  # just before the window: excluded
+    add(engine, 10, first)  # first instant of week 0
+    add(engine, 5, first + timedelta(weeks=1) - timedelta(microseconds=1))  # last instant of week 0
+    add(engine, 9, MONDAY - timedelta(microseconds=1))  # last instant of week 2
+    add(engine, 8, MONDAY)  # current week
+    add(engine, 10, NOW)
+    add(engine, 3, NOW - timedelta(days=1), kind="csat")  # another kind
+    points = weekly_trend(engine, 4, NOW)
+    assert [p.week_start for p in points] == [first + timedelta(weeks=i) for i in range(4)]
+    assert week_start(NOW) == MONDAY
+    assert [(p.counts.promoters, p.counts.passives, p.counts.detractors) for p in points] == [
+        (1, 0, 1),
+        (0, 0, 0),  # empty week kept
+        (1, 0, 0),
+        (1, 1, 0),
+    ]
+    assert points[1].estimate.value is None and points[3].estimate.value == 50.0
+    assert len(weekly_trend(engine, 1, NOW)) == 1
+    billing_only = weekly_trend(engine, 4, NOW, dimension="team", value="Nobody")
+    assert sum(p.n for p in billing_only) == 0
+
+
+# -- recent_comments -----------------------------------------------------------------------------
+
+
+def test_recent_comments_filter_and_order(engine: sa.Engine) -> None:
+    day = timedelta(days=1)
+    add(engine, 10, NOW - 3 * day, comment="great", customer="Zoe", tags=("vip",))
+    add(engine, 2, NOW - 4 * day, comment="slow", team="Tech", agent="bo", plan="pro")
+    add(engine, 8, NOW - 1 * day, comment="ok")
+    add(engine, 1, NOW - 2 * day, comment="")  # empty comment: not a verbatim
+    add(engine, 0, NOW - 2 * day)  # no comment
+    add(engine, 3, NOW - 40 * day, comment="old")  # outside the period
+    period = parse_period("30d", NOW)
+    assert [r.comment for r in recent_comments(engine, period)] == ["ok", "great", "slow"]
+    assert [r.comment for r in recent_comments(engine, period, detractors_first=True)] == ["slow", "ok", "great"]
+    assert [r.comment for r in recent_comments(engine, period, limit=1)] == ["ok"]
+    assert [r.comment for r in recent_comments(engine, period, group="detractor")] == ["slow"]
+    assert [r.comment for r in recent_comments(engine, period, group="passive")] == ["ok"]
+    assert [r.comment for r in recent_comments(engine, period, segment=("team", "Tech"))] == ["slow"]
+    assert [r.comment for r in recent_comments(engine, period, segment=("tag", "vip"))] == ["great"]
+    assert [r.comment for r in recent_comments(engine, period, segment=("plan", "pro"))] == ["slow"]
+    great = recent_comments(engine, period, group="promoter")[0]
+    assert (great.score, great.customer_name, great.agent_name, great.team) == (10, "Zoe", "ana", "Billing")
+    assert great.connector == "generic" and great.ticket_url and great.answered_at == NOW - 3 * day
+
+
+# -- follow_up_stats -----------------------------------------------------------------------------
+
+
+def test_follow_up_stats(engine: sa.Engine) -> None:
+    day, hour = timedelta(days=1), timedelta(hours=1)
+    with engine.begin() as conn:
+        subs = [
+            conn.execute(
+                subscriptions.insert().values(kind="alert", platform="slack", channel_id=ch, created_at=NOW)
+            ).inserted_primary_key[0]
+            for ch in ("C1", "C2")
+        ]
+    cases = [  # (score, created, claimed after, resolved after)
+        (2, NOW - 5 * day, 1 * hour, None),  # followed
+        (4, NOW - 5 * day, None, 47 * hour),  # followed (resolved in time)
+        (5, NOW - 5 * day, 49 * hour, 50 * hour),  # too late
+        (6, NOW - 5 * day, None, None),  # never
+        (9, NOW - 5 * day, hour, None),  # not a detractor
+        (1, NOW - 40 * day, hour, None),  # outside the period
+    ]
+    for score, created, claimed, resolved in cases:
+        sid = add(engine, score, created)
+        with engine.begin() as conn:
+            conn.execute(
+                alerts.insert().values(
+                    survey_id=sid,
+                    subscription_id=subs[0],
+                    channel_id="C1",
+                    state="posted",
+                    created_at=created,
+                    claimed_at=created + claimed if claimed else None,
+                    resolved_at=created + resolved if resolved else None,
+                )
+            )
+            if score == 6:  # the same answer alerted in a second channel and claimed there: counts once
+                conn.execute(
+                    alerts.insert().values(
+                        survey_id=sid,
+                        subscription_id=subs[1],
+                        channel_id="C2",
+                        state="posted",
+                        created_at=created,
+                        claimed_at=created + 2 * hour,
+                    )
+                )
+    stats = follow_up_stats(engine, parse_period("30d", NOW))
+    assert (stats.followed, stats.total) == (3, 4)
+    assert follow_up_stats(engine, parse_period("2020-01-01..2020-01-31", NOW)).total == 0
