@@ -104,6 +104,7 @@ surveys = Table(
     Index("ix_surveys_state_due_at", "state", "due_at"),
     Index("ix_surveys_customer_key_created_at", "customer_key", "created_at"),
     Index("ix_surveys_sent_at", "sent_at"),
+    Index("ix_surveys_report", "sent_at", "kind", "state"),
 )
 
 survey_tags = Table(
@@ -150,6 +151,8 @@ responses = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_responses_created_at", "created_at"),
+    # Covers the report scan (period, kind, score) so GROUP BY reads the index, not the table.
+    Index("ix_responses_report", "created_at", "kind", "score", "survey_id"),
 )
 
 
