@@ -1,0 +1,118 @@
+"""Chatwoot's webhook body for conversation events: the conversation's `webhook_data` flattened at the
+top level plus "event" (https://github.com/chatwoot/docs docs/product/others/webhook-events.md,
+"conversation_status_changed"). Chatwoot fixes this shape; the admin only picks the events.
+
+Newer Chatwoot versions add `changed_attributes` ([{"status": {"previous_value", "current_value"}}]),
+`labels`, `custom_attributes`, `meta.team` and `account_id`; all are optional here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STATUS_CHANGED = "conversation_status_changed"
+# Deprecated in favour of conversation_status_changed, still listed with samples in chatwoot/docs.
+LEGACY_RESOLVED = "conversation_resolved"
+LEGACY_OPENED = "conversation_opened"
+# Statuses a resolved conversation can go back to: "open", or "pending" when a bot inbox takes the
+# customer's new message (Message#reopen_resolved_conversation), or "snoozed".
+ACTIVE_STATUSES = frozenset({"open", "pending", "snoozed"})
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class Person(_Loose):
+    id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    identifier: str | None = None
+    type: str | None = None
+    additional_attributes: dict[str, Any] = Field(default_factory=dict)
+    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Team(_Loose):
+    id: str | None = None
+    name: str | None = None
+
+
+class Meta(_Loose):
+    sender: Person | None = None
+    assignee: Person | None = None
+    team: Team | None = None
+
+
+class Account(_Loose):
+    id: str | None = None
+    name: str | None = None
+
+
+class Message(_Loose):
+    id: str | None = None
+    account_id: str | None = None
+    message_type: str | None = None
+
+
+class Conversation(_Loose):
+    event: str
+    id: str = Field(min_length=1)
+    status: str | None = None
+    channel: str | None = None
+    inbox_id: str | None = None
+    account_id: str | None = None
+    account: Account | None = None
+    meta: Meta = Field(default_factory=Meta)
+    labels: list[str] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=list)
+    additional_attributes: dict[str, Any] = Field(default_factory=dict)
+    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    changed_attributes: list[dict[str, Any]] | dict[str, Any] | None = None
+    timestamp: float | None = None
+    updated_at: str | float | None = None
+
+    @property
+    def account_ref(self) -> str | None:
+        if self.account and self.account.id:
+            return self.account.id
+        if self.account_id:
+            return self.account_id
+        return next((m.account_id for m in self.messages if m.account_id), None)
+
+    @property
+    def previous_status(self) -> str | None:
+        changes = self.changed_attributes
+        items = changes if isinstance(changes, list) else [changes] if isinstance(changes, dict) else []
+        for item in items:
+            status = item.get("status") if isinstance(item, dict) else None
+            if isinstance(status, dict) and status.get("previous_value") is not None:
+                return str(status["previous_value"]).lower()
+        return None
+
+
+def channel_name(value: str | None) -> str | None:
+    """ "Channel::WebWidget" -> "web_widget", "Channel::Email" -> "email"."""
+    if not value:
+        return None
+    word = value.split("::")[-1]
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in word).lstrip("_")
+    return snake[:64] or None
+
+
+def unix_time(value: float | str | None) -> datetime | None:
+    """Unix seconds (`timestamp`, and `updated_at` as a float in newer versions) or an ISO 8601 string."""
+    if value is None or value == "":
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        pass
+    try:
+        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,15 @@
+"""Help Scout: a webhook subscribed to `convo.status` schedules the survey when a conversation is closed
+(and holds it when the conversation becomes active again); the survey goes back into the conversation
+as a reply that keeps it closed. Set-up: docs/connectors/helpscout.md."""
+
+from __future__ import annotations
+
+from integrations.helpscout.connector import HelpScoutConnector
+from integrations.helpscout.settings import HelpScoutSettings
+from nps_bot.app import AppContext
+
+__all__ = ["HelpScoutConnector", "HelpScoutSettings", "create"]
+
+
+def create(app: AppContext) -> HelpScoutConnector:
+    return HelpScoutConnector(HelpScoutSettings())

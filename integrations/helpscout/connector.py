@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from integrations.helpscout import payloads as p
+from integrations.helpscout.settings import HelpScoutSettings
+from nps_bot.http import new_client, send
+from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
+from nps_bot.ports import (
+    BadPayload,
+    DeliveryRetry,
+    DeliveryUnavailable,
+    Parsed,
+    Unauthorized,
+    WebhookRequest,
+    describe,
+    json_object,
+)
+from nps_bot.survey_text import as_html
+from nps_bot.templating import language_code, parse_time
+
+log = logging.getLogger(__name__)
+WEB_URL = "https://secure.helpscout.net/conversation/{id}/{number}/"
+# Refresh the cached access token this long before Help Scout says it expires.
+TOKEN_MARGIN = 60.0
+
+
+def _signatures(secret: str, body: bytes) -> tuple[bytes, bytes]:
+    """base64(HMAC-SHA1(secret, raw body)), in the standard and the URL-safe alphabet."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha1).digest()
+    return base64.b64encode(digest), base64.urlsafe_b64encode(digest)
+
+
+def _agent(person: p.Person | None) -> Agent | None:
+    if person is None or (person.type or "user") != "user":
+        return None
+    if not (person.id or person.name or person.email):
+        return None
+    return Agent(id=person.id, name=person.name, email=person.email)
+
+
+class HelpScoutConnector:
+    """Signed `convo.status` webhook in, conversation reply (kept closed) out."""
+
+    name = "helpscout"
+
+    def __init__(self, settings: HelpScoutSettings) -> None:
+        self.settings = settings
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    # -- inbound --------------------------------------------------------------------------------
+
+    def verify(self, request: WebhookRequest) -> None:
+        """X-HelpScout-Signature = base64(HMAC-SHA1(webhook secret, raw body)), compared in constant time."""
+        if not self.settings.secret:
+            raise Unauthorized("NPS_BOT_HELPSCOUT_SECRET is not set on the server; refusing unsigned webhooks")
+        given = (request.headers.get(p.SIGNATURE_HEADER) or "").strip().encode()
+        if not given:
+            raise Unauthorized("missing X-HelpScout-Signature header")
+        for secret in self.settings.secret:
+            if any(hmac.compare_digest(expected, given) for expected in _signatures(secret, request.body)):
+                return
+        raise Unauthorized("X-HelpScout-Signature does not match")
+
+    def parse(self, request: WebhookRequest) -> Parsed:
+        event = (request.headers.get(p.EVENT_HEADER) or "").strip().lower()
+        data = json_object(request.body)
+        if not event:
+            raise BadPayload("missing X-HelpScout-Event header")
+        if event == p.TEST_EVENT:
+            return Parsed(ignored="Help Scout test event")
+        if event not in (p.STATUS_EVENT, p.CUSTOMER_REPLY_EVENT):
+            return Parsed(ignored=f"event {event!r} is not a conversation status change")
+        try:
+            convo = p.Conversation.model_validate(data)
+        except ValidationError as exc:
+            raise BadPayload(describe(exc)) from None
+
+        status = (convo.status or "").lower()
+        kind: TicketEvent
+        if event == p.STATUS_EVENT and status == "closed":
+            kind = "closed"
+        elif status in p.ACTIVE_STATUSES:
+            # Active again after a close (by an agent, or by the customer's reply): hold a pending survey.
+            kind = "reopened"
+        else:
+            return Parsed(ignored=f"{event} with status {convo.status!r} is not a close or re-open")
+
+        try:
+            interaction = self._interaction(convo, event, kind, request)
+        except ValidationError as exc:
+            raise BadPayload(describe(exc)) from None
+        return Parsed([interaction])
+
+    def _interaction(
+        self, convo: p.Conversation, event: str, kind: TicketEvent, request: WebhookRequest
+    ) -> Interaction:
+        s = self.settings
+        customer = convo.primary_customer or convo.customer or p.Person()
+        fields = {f.name: f.text if f.text is not None else f.value for f in convo.custom_fields if f.name}
+        attributes = {k: v for k, v in fields.items() if v not in (None, "")}
+        language = language_code(*(v for k, v in attributes.items() if k.lower() == s.language_field.lower()))
+
+        owner = convo.assignee or convo.owner
+        assignee = _agent(owner)
+        team = owner.name if owner and owner.type == "team" else None
+        mailbox_id = convo.mailbox_id or (convo.mailbox.id if convo.mailbox else None)
+        if team is None and mailbox_id:
+            team = s.mailbox_names.get(mailbox_id) or (convo.mailbox.name if convo.mailbox else None)
+
+        closer = _agent(convo.closed_by_user)
+        if closer is None and isinstance(convo.closed_by, p.Person):
+            closer = _agent(convo.closed_by)
+        elif closer is None and isinstance(convo.closed_by, str) and convo.closed_by not in ("", "0"):
+            closer = Agent(id=convo.closed_by)
+
+        threads = [t for t in convo.thread_list() if (t.state or "published") == "published"]
+        replies = sorted((t for t in threads if t.type == "message"), key=lambda t: t.created_at or "")
+        last_replier = _agent(replies[-1].created_by) if replies else None
+        customer_replied: bool | None = None
+        if any(t.type == "customer" for t in threads) or (convo.source and convo.source.via == "customer"):
+            customer_replied = True
+
+        stamp = (convo.closed_at if kind == "closed" else None) or convo.user_updated_at or convo.modified_at
+        stamp = stamp or request.received_at.isoformat(timespec="seconds")
+        web = convo.links.get("web")
+        url = web.href if web and web.href and web.href.startswith("http") else None
+        if url is None and convo.number:
+            url = WEB_URL.format(id=convo.id, number=convo.number)
+        context = {"conversation_id": convo.id}
+        if customer.id:
+            context["customer_id"] = customer.id
+        if mailbox_id:
+            context["mailbox_id"] = mailbox_id
+        return Interaction(
+            connector=self.name,
+            event_id=f"{event}:{convo.id}:{(convo.status or '').lower()}:{stamp}"[:255],
+            event=kind,
+            ticket_id=convo.id,
+            ticket_url=url,
+            subject=convo.subject,
+            channel=(convo.type or "").lower()[:64] or None,
+            team=team,
+            tags=tuple(convo.tag_names()),
+            closed_at=parse_time(convo.closed_at) if kind == "closed" else None,
+            customer=Customer(
+                email=customer.email,
+                name=customer.name,
+                external_id=customer.id,
+                language=language,
+                attributes=attributes,
+            ),
+            assignee=assignee,
+            last_replier=last_replier,
+            closer=closer,
+            customer_replied=customer_replied,
+            reply_context=context,
+        )
+
+    # -- reply-back -----------------------------------------------------------------------------
+
+    @property
+    def client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = new_client()
+            return self._client
+
+    def _access_token(self, *, fresh: bool = False) -> str:
+        """Client credentials flow, cached until shortly before the token expires (Help Scout: 2 days)."""
+        s = self.settings
+        with self._lock:
+            if not fresh and self._token and time.monotonic() < self._token_expires:
+                return self._token
+        response = send(
+            self.client,
+            "POST",
+            f"{s.api_base}/v2/oauth2/token",
+            what="helpscout token",
+            data={"grant_type": "client_credentials", "client_id": s.app_id, "client_secret": s.app_secret},
+        )
+        body = _json(response)
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise DeliveryRetry("helpscout token: response without an access_token")
+        expires_in = body.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
+        with self._lock:
+            self._token = token
+            self._token_expires = time.monotonic() + max(0.0, lifetime - TOKEN_MARGIN)
+        return token
+
+    def _api(self, method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        """An API call with the cached token; one fresh token and one more try if Help Scout answers 401."""
+        try:
+            return send(self.client, method, url, what=what, headers=self._auth(), **kwargs)
+        except DeliveryUnavailable as exc:
+            if not str(exc).startswith(f"{what}: HTTP 401"):
+                raise
+        log.info("%s: access token refused; fetching a new one", what)
+        return send(self.client, method, url, what=what, headers=self._auth(fresh=True), **kwargs)
+
+    def _auth(self, *, fresh: bool = False) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._access_token(fresh=fresh)}"}
+
+    def post_survey(self, survey: OutgoingSurvey) -> Delivered:
+        """Reply to the customer with the survey, with `"status": "closed"` so the reply does not
+        reactivate the conversation (without a status, Help Scout's reply endpoint makes it active).
+        The conversation is read first: one that is active again gets no survey and is not closed by us.
+        """
+        s = self.settings
+        if not s.reply_enabled:
+            raise DeliveryUnavailable("helpscout reply-back is off (NPS_BOT_HELPSCOUT_REPLY=false)")
+        if not s.has_credentials:
+            raise DeliveryUnavailable("helpscout reply-back needs NPS_BOT_HELPSCOUT_APP_ID and _APP_SECRET to be set")
+        convo_id = survey.reply_context.get("conversation_id") or survey.ticket_id
+        customer_id = survey.reply_context.get("customer_id")
+        if not convo_id.isdigit():
+            raise DeliveryUnavailable(f"helpscout conversation id {convo_id!r} is not numeric")
+        if not customer_id or not customer_id.isdigit():
+            raise DeliveryUnavailable("helpscout reply needs the customer id, and the webhook carried none")
+        url = f"{s.api_base}/v2/conversations/{convo_id}"
+
+        status = _json(self._api("GET", url, what="helpscout conversation")).get("status")
+        if not isinstance(status, str):
+            raise DeliveryRetry("helpscout conversation: response without a status")
+        if status != "closed":
+            raise DeliveryUnavailable(
+                f"helpscout conversation {convo_id} is {status} again; not posting a survey into an active conversation"
+            )
+
+        body = {"customer": {"id": int(customer_id)}, "text": as_html(survey), "status": "closed"}
+        response = self._api("POST", f"{url}/reply", what="helpscout reply", json=body)
+        thread_id = response.headers.get("resource-id")
+        log.info("survey %d posted into helpscout conversation %s", survey.id, convo_id)
+        return Delivered(self.name, f"{convo_id}:{thread_id}" if thread_id else convo_id)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+__all__ = ["HelpScoutConnector"]

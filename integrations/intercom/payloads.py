@@ -1,0 +1,146 @@
+"""The Intercom webhook notification (https://developers.intercom.com/docs/webhooks/webhook-notifications):
+an envelope `{"type": "notification_event", "topic", "id": "notif_...", "app_id", "data": {"item": ...}}`
+whose item, for conversation topics, is the conversation in the shape of the app's API version:
+
+- 2.x: `source` (with its `author`), `contacts.contacts[]` (ids only), `admin_assignee_id`,
+  `team_assignee_id`, `tags.tags[]`, `custom_attributes`, `conversation_parts`, `statistics`;
+- 1.x: `user` / `customers[]`, `assignee` (with name and e-mail), `conversation_message`.
+
+Contacts usually come as ids, not e-mail addresses: the e-mail is known only when the conversation's
+source author is the customer (or in the 1.x `user`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SIGNATURE_HEADER = "x-hub-signature"
+PING = "ping"
+CLOSED_TOPICS = frozenset({"conversation.admin.closed"})
+OPENED_TOPICS = frozenset({"conversation.admin.opened"})
+# A customer writing into a closed conversation opens it again; only counts when the item says "open".
+USER_REPLIED = "conversation.user.replied"
+CUSTOMER_TYPES = frozenset({"user", "lead", "contact"})
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+class Author(_Loose):
+    type: str | None = None
+    id: str | None = None
+    name: str | None = None
+    email: str | None = None
+
+    _blanks = field_validator("id", "name", "email", mode="before")(_blank_to_none)
+
+
+class User(Author):
+    """1.x `user` / `customers[]`, 2.x `contacts.contacts[]` (type, id, external_id)."""
+
+    user_id: str | None = None
+    external_id: str | None = None
+
+
+class Source(_Loose):
+    type: str | None = None
+    id: str | None = None
+    delivered_as: str | None = None
+    subject: str | None = None
+    author: Author | None = None
+
+
+class Part(_Loose):
+    id: str | None = None
+    part_type: str | None = None
+    body: str | None = None
+    created_at: int | None = None
+    author: Author | None = None
+
+
+class Parts(_Loose):
+    conversation_parts: list[Part] = Field(default_factory=list)
+
+
+class Tag(_Loose):
+    id: str | None = None
+    name: str | None = None
+
+
+class Tags(_Loose):
+    tags: list[Tag] = Field(default_factory=list)
+
+
+class Contacts(_Loose):
+    contacts: list[User] = Field(default_factory=list)
+
+
+class Statistics(_Loose):
+    last_close_at: int | None = None
+
+
+class Conversation(_Loose):
+    type: str | None = None
+    id: str
+    title: str | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+    state: str | None = None
+    open: bool | None = None
+    source: Source | None = None
+    conversation_message: Source | None = None  # 1.x
+    contacts: Contacts | list[User] | None = None
+    user: User | None = None  # 1.x
+    customers: list[User] = Field(default_factory=list)  # 1.x
+    admin_assignee_id: str | None = None
+    team_assignee_id: str | None = None
+    assignee: Author | None = None  # 1.x (and some 2.x payloads)
+    tags: Tags | None = None
+    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    conversation_parts: Parts | None = None
+    statistics: Statistics | None = None
+    links: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("customers", "custom_attributes", "links", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any, info: Any) -> Any:
+        if value is None:
+            return [] if info.field_name == "customers" else {}
+        return value
+
+    @field_validator("admin_assignee_id", "team_assignee_id", mode="before")
+    @classmethod
+    def _zero_is_none(cls, value: Any) -> Any:
+        return None if value in (0, "0", "") else value
+
+    def contact_list(self) -> list[User]:
+        if isinstance(self.contacts, Contacts):
+            return self.contacts.contacts
+        if isinstance(self.contacts, list):
+            return self.contacts
+        return []
+
+    def parts(self) -> list[Part]:
+        return self.conversation_parts.conversation_parts if self.conversation_parts else []
+
+
+class NotificationData(_Loose):
+    item: dict[str, Any]
+
+
+class Notification(_Loose):
+    type: str | None = None
+    topic: str
+    id: str
+    app_id: str | None = None
+    created_at: int | None = None
+    data: NotificationData

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from nps_bot.config import CsvList, base_config
+
+
+def id_names(values: list[str]) -> dict[str, str]:
+    """ "5017691=Billing,5017692=Sales" -> {"5017691": "Billing", ...} (entries without "=" are skipped)."""
+    pairs = (v.partition("=") for v in values)
+    return {k.strip(): name.strip() for k, sep, name in pairs if sep and k.strip() and name.strip()}
+
+
+class IntercomSettings(BaseSettings):
+    """NPS_BOT_INTERCOM_*: the app's client secret (webhook signatures) in, an access token out."""
+
+    model_config = base_config("NPS_BOT_INTERCOM_")
+
+    # Developer Hub > your app > Basic information > Client secret: the key of X-Hub-Signature.
+    # Comma-separated when several apps (or an old and a new secret) send to this endpoint.
+    client_secret: CsvList = Field(default_factory=list)
+    # Developer Hub > your app > Authentication > Access token.
+    access_token: str | None = None
+    # The teammate the survey reply (and the re-close) is attributed to: GET /me or /admins gives ids.
+    admin_id: str | None = None
+    # Post the survey into the conversation; defaults to on when the access token and admin id are set.
+    reply: bool | None = None
+    # Read the conversation before replying (post only while it is closed) and close it again if the
+    # reply re-opened it.
+    keep_closed: bool = True
+    # "https://api.eu.intercom.io" or "https://api.au.intercom.io" for workspaces hosted there.
+    api_base: str = "https://api.intercom.io"
+    api_version: str = "2.11"
+    # Team names for team ids ("5017691=Billing"); the webhook carries only team_assignee_id.
+    teams: CsvList = Field(default_factory=list)
+    # The conversation data attribute that holds the customer's language ("lt", "Lithuanian"), if any.
+    language_attribute: str = "Language"
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.access_token and self.admin_id)
+
+    @property
+    def reply_enabled(self) -> bool:
+        return self.has_credentials if self.reply is None else self.reply
+
+    @property
+    def team_names(self) -> dict[str, str]:
+        return id_names(self.teams)
