@@ -261,10 +261,23 @@ def withdraw_pending(engine: Engine, alert_id: int) -> bool:
             conn.execute(
                 alerts.update()
                 .where(alerts.c.id == alert_id, alerts.c.state == PENDING)
-                .values(state=WITHDRAWN, next_attempt_at=None)
+                # A post already on its way lands anyway: needs_update makes its poster rewrite it.
+                .values(state=WITHDRAWN, next_attempt_at=None, needs_update=True)
             ).rowcount
             == 1
         )
+
+
+def revive(engine: Engine, alert_id: int, now: datetime) -> int | None:
+    """The score dropped back under the threshold: a withdrawn alert is pending again, leased to the
+    caller; returns its attempt count, or None when it was not withdrawn."""
+    with engine.begin() as conn:
+        return conn.execute(
+            alerts.update()
+            .where(alerts.c.id == alert_id, alerts.c.state == WITHDRAWN)
+            .values(state=PENDING, attempts=alerts.c.attempts + 1, next_attempt_at=now + POST_LEASE, needs_update=False)
+            .returning(alerts.c.attempts)
+        ).scalar()
 
 
 def set_needs_update(engine: Engine, alert_id: int, value: bool) -> None:
@@ -272,16 +285,35 @@ def set_needs_update(engine: Engine, alert_id: int, value: bool) -> None:
         conn.execute(alerts.update().where(alerts.c.id == alert_id).values(needs_update=value))
 
 
-def updates_due(engine: Engine, limit: int = 20) -> list[int]:
-    """Posted alerts whose message could not be refreshed last time."""
+def updates_due(engine: Engine, now: datetime, limit: int = 20) -> list[int]:
+    """Posted alerts whose message could not be refreshed last time and whose backoff has passed."""
     with engine.connect() as conn:
         return list(
             conn.execute(
                 sa.select(alerts.c.id)
-                .where(alerts.c.state == POSTED, alerts.c.needs_update.is_(True))
+                .where(
+                    alerts.c.state == POSTED,
+                    alerts.c.needs_update.is_(True),
+                    sa.or_(alerts.c.next_attempt_at.is_(None), alerts.c.next_attempt_at <= now),
+                )
                 .order_by(alerts.c.id)
                 .limit(limit)
             ).scalars()
+        )
+
+
+def mark_updated(engine: Engine, alert_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(alerts.update().where(alerts.c.id == alert_id).values(next_attempt_at=None))
+
+
+def update_failed(engine: Engine, alert_id: int, retry_at: datetime | None) -> None:
+    """A message edit failed: try again at `retry_at`, or give up on it when that is None."""
+    with engine.begin() as conn:
+        conn.execute(
+            alerts.update()
+            .where(alerts.c.id == alert_id)
+            .values(attempts=alerts.c.attempts + 1, next_attempt_at=retry_at, needs_update=retry_at is not None)
         )
 
 

@@ -7,7 +7,7 @@ would get (minus the chart image, which only chat platforms can show).
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from nps_bot.reports import (
     follow_up_stats,
     recent_comments,
     score_report,
+    week_start,
     weekly_trend,
 )
 from nps_bot.scoring import Change, classify, margin_label
@@ -62,8 +63,14 @@ class Digest:
     def change(self) -> Change | None:
         return self.report.change
 
+    def chart_title(self) -> str:
+        if not self.trend:
+            return "Weekly NPS"
+        last = self.trend[-1].week_start + timedelta(days=6)
+        return f"Weekly NPS, {len(self.trend)} full weeks to {last:%d %b %Y} (95 % margin band)"
+
     def chart_png(self) -> bytes:
-        return render_trend_png(list(self.trend), f"Weekly NPS, last {len(self.trend)} weeks (95 % band)")
+        return render_trend_png(list(self.trend), self.chart_title())
 
 
 def arrow(change: Change | None) -> str:
@@ -79,21 +86,25 @@ def change_line(digest: Digest) -> str:
     change = digest.change
     if change is None or change.delta is None:
         return "No answers in the previous period to compare with."
-    previous = digest.report.period.previous().label
+    label = digest.report.period.label
+    previous = "the previous " + label.removeprefix("last ") if label.startswith("last ") else "the previous period"
     verdict = "significant at 95 %" if change.significant else "within noise"
     return f"{arrow(change)} {change.delta:+.0f} points vs {previous} ({verdict})"
 
 
 def follow_up_line(follow_up: FollowUp) -> str:
     hours = int(FOLLOW_UP_WITHIN.total_seconds() // 3600)
+    if not follow_up.total:  # "0 of 0" would read as a perfect score
+        return f"Detractors followed up within {hours} h: no detractor alerts in this period"
     return f"Detractors followed up within {hours} h: {follow_up.followed} of {follow_up.total}"
 
 
 def _split_segments(
     report: ScoreReport,
 ) -> tuple[tuple[SegmentStats, ...], tuple[SegmentStats, ...], tuple[SegmentStats, ...]]:
-    reliable = [s for s in report.ranked() if s.counts.n >= report.min_n]
-    too_few = tuple(s for s in report.ranked() if 0 < s.counts.n < report.min_n)
+    ranked = report.ranked()
+    reliable = [s for s in ranked if s.n >= report.min_n]
+    too_few = tuple(s for s in ranked if 0 < s.n < report.min_n)
     if len(reliable) <= 2 * SHOWN:
         return tuple(reliable), (), too_few
     return tuple(reliable[:SHOWN]), tuple(reliable[-SHOWN:]), too_few
@@ -107,10 +118,16 @@ def build_digest(
     period: Period | None = None,
     dimension: str | None = None,
 ) -> Digest:
-    """The digest for `sub` at `now`: the last `period_days` (default 7) by `dimension` (default team)."""
+    """The digest for `sub` as of `now`: the last `period_days` (default 7) by `dimension` (default team).
+
+    The scheduler passes the slot time as `now`, so a digest posted late or retried says the same
+    as one posted on time, and consecutive weekly digests cover consecutive weeks.
+    """
     if period is None:
         days = (sub.period_days if sub else None) or DEFAULT_DAYS
         period = parse_period(f"{days}d", now)
+        if days == 1:  # daily digests: "last 1 days" reads badly
+            period = replace(period, label="last 24 hours")
     dimension = dimension or (sub.dimension if sub else None) or DEFAULT_DIMENSION
     engine = ctx.engine
     report = score_report(engine, period, dimension, min_n=ctx.settings.min_segment_n)
@@ -123,7 +140,8 @@ def build_digest(
         too_few=too_few,
         comments=tuple(comments),
         follow_up=follow_up_stats(engine, period, within=FOLLOW_UP_WITHIN),
-        trend=tuple(weekly_trend(engine, TREND_WEEKS, now)),
+        # Full weeks only: a Monday digest would otherwise end its chart on a few hours of answers.
+        trend=tuple(weekly_trend(engine, TREND_WEEKS, week_start(now) - timedelta(microseconds=1))),
         generated_at=now,
     )
 

@@ -186,10 +186,12 @@ class OutboxJob:
         }
         try:
             # One try per poll: the outbox's own backoff is the retry policy, no sleeping in the worker.
-            http.send(
+            response = http.send(
                 client, "POST", row.target_url, what="outbound webhook", attempts=1, content=body, headers=headers
             )
-        except (DeliveryRetry, DeliveryUnavailable) as exc:
+            if not response.is_success:  # a redirect is not a delivery (we never follow them)
+                raise DeliveryUnavailable(f"outbound webhook: HTTP {response.status_code}")
+        except Exception as exc:  # anything (even a malformed URL) is this row's failure, not the batch's
             retry_after = exc.retry_after if isinstance(exc, DeliveryRetry) else None
             if row.attempts >= self.settings.max_attempts:
                 log.warning("outbox %d (%s) failed for good: %s", row.id, row.event_type, exc)

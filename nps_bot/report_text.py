@@ -63,7 +63,7 @@ def headline(report: ScoreReport) -> str:
     if o.response_rate is not None:
         text += f", response rate {percent(o.response_rate)}"
     if changed := change_text(report.change, kind):
-        text += f" {changed}"
+        text += f" · {changed}"
     if o.n < report.min_n:
         text += f" (too few answers to be reliable; fewer than {report.min_n})"
     return text
@@ -91,7 +91,8 @@ def segment_table(report: ScoreReport, width: int = 24) -> str:
         name = (s.key or "(none)")[:width]
         rate = percent(s.response_rate) if s.response_rate is not None else "-"
         if s.n < report.min_n:
-            lines.append(f"{name:<{width}} {'too few answers':>17} {s.n:>5} {rate:>6}")  # no change: noise
+            # Columns stay aligned; no score and no change shown, they would be noise.
+            lines.append(f"{name:<{width}} {'-':>5} {'':>5} {s.n:>5} {rate:>6}  too few answers")
         else:
             est = s.estimate
             value = value_text(kind, est.value)

@@ -14,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from integrations.slack.alerts import AlertListener
-from nps_bot import subscriptions
+from nps_bot import alert_store, subscriptions
 from nps_bot.models import Answer
-from nps_bot.store.schema import alerts, outbox
+from nps_bot.store.schema import alerts, outbox, surveys
+from nps_bot.store.schema import subscriptions as subscriptions_table
 from tests.conftest import SLACK_SIGNING_SECRET, Live, generic_event
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.slack_requests import block_action, signed_post, view_submission
@@ -222,3 +223,97 @@ def test_attribute_filter_match_alerts_and_queues_outbound_event(
     (event,) = [e for e in events if e.event_type == "alert.created"]
     assert event.payload["score"] == 5 and event.payload["customer_name"] == "Rūta Jankauskienė"
     assert "customer1@example.com" not in json.dumps(event.payload)
+
+
+def answer_directly(live: Live, listener: Recorded, score: int | None = None, comment: str | None = None) -> None:
+    """Record an answer without going through a Slack click (no DM updates to muddy chat.update)."""
+    with live.ctx.engine.connect() as conn:
+        token = conn.execute(sa.select(surveys.c.token)).scalar_one()
+    if score is not None:
+        answer = live.ctx.surveys.record_score(token, score, source="web")
+    else:
+        answer = live.ctx.surveys.record_comment(token, comment or "")
+    listener.on_answer(answer)
+
+
+def test_failed_update_is_retried_after_backoff_not_on_every_poll(setup: Any, fake_slack: FakeSlack) -> None:
+    live, listener = setup()
+    live.post_generic(generic_event(1))
+    deliver(live, fake_slack)
+    answer_directly(live, listener, score=3)
+    (post,) = alert_posts(fake_slack)
+    fake_slack.fail("chat.update", status=500, times=3)  # the client's own two retries fail too
+    answer_directly(live, listener, comment="Still waiting for the refund")
+    (row,) = alert_rows(live)
+    assert row.needs_update and row.next_attempt_at > live.clock.now()
+    calls = len(fake_slack.calls_to("chat.update"))
+    for _ in range(3):
+        live.worker().run_once()
+    assert len(fake_slack.calls_to("chat.update")) == calls, "no Slack call on every poll while backing off"
+
+    live.clock.advance(timedelta(minutes=5))
+    assert live.worker().run_once() == 1
+    update = fake_slack.calls_to("chat.update")[-1]
+    assert update.ok and update.params["ts"] == post.response["ts"]
+    assert "Still waiting for the refund" in json.dumps(update.params["blocks"])
+    (row,) = alert_rows(live)
+    assert not row.needs_update and row.next_attempt_at is None
+    assert live.worker().run_once() == 0
+
+
+def test_update_of_a_deleted_message_is_given_up(setup: Any, fake_slack: FakeSlack) -> None:
+    live, listener = setup()
+    live.post_generic(generic_event(1))
+    deliver(live, fake_slack)
+    answer_directly(live, listener, score=3)
+    fake_slack.fail("chat.update", status=200, error="message_not_found")
+    answer_directly(live, listener, comment="Hello?")
+    calls = len(fake_slack.calls_to("chat.update"))
+    live.clock.advance(timedelta(hours=7))
+    live.worker().run_once()
+    assert len(fake_slack.calls_to("chat.update")) == calls, "a deleted message is not retried"
+    (row,) = alert_rows(live)
+    assert row.state == "posted" and not row.needs_update
+
+
+def test_alert_withdrawn_before_posting_comes_back_when_the_score_drops_again(
+    setup: Any, fake_slack: FakeSlack
+) -> None:
+    live, listener = setup()
+    live.post_generic(generic_event(1))
+    deliver(live, fake_slack)
+    fake_slack.fail("chat.postMessage", status=500, times=3)
+    answer_directly(live, listener, score=2)
+    assert alert_rows(live)[0].state == "pending"
+    answer_directly(live, listener, score=9)
+    assert alert_rows(live)[0].state == "withdrawn"
+    answer_directly(live, listener, score=1)
+    (row,) = alert_rows(live)
+    assert row.state == "posted"
+    (post,) = [c for c in alert_posts(fake_slack) if c.ok]
+    assert "1/10" in json.dumps(post.params["blocks"])
+
+
+def test_withdrawn_while_posting_still_gets_its_message_corrected(setup: Any, fake_slack: FakeSlack) -> None:
+    live, _ = setup()
+    live.post_generic(generic_event(1))
+    deliver(live, fake_slack)
+    with live.ctx.engine.begin() as conn:
+        survey_id = conn.execute(sa.select(surveys.c.id)).scalar_one()
+        sub_id = conn.execute(sa.select(subscriptions_table.c.id)).scalar_one()
+        alert_id = alert_store.create(conn, survey_id, sub_id, ALERTS, live.clock.now())
+    assert alert_id is not None
+    # The score went up while the first post was on its way to Slack...
+    assert alert_store.withdraw_pending(live.ctx.engine, alert_id)
+    # ...so when the post lands, the poster is told to rewrite it.
+    assert alert_store.mark_posted(live.ctx.engine, alert_id, f"{ALERTS}:1.0") is True
+
+
+def test_fallback_text_is_escaped(setup: Any, fake_slack: FakeSlack) -> None:
+    live, listener = setup()
+    live.post_generic(generic_event(1, customer={"name": "<!channel> Eve"}))
+    deliver(live, fake_slack)
+    answer_directly(live, listener, score=0)
+    (post,) = alert_posts(fake_slack)
+    assert "<!channel>" not in post.params["text"] and "&lt;!channel&gt; Eve" in post.params["text"]
+    assert "<!channel>" not in json.dumps(post.params["blocks"])

@@ -36,3 +36,17 @@ def test_empty_trend_renders() -> None:
     assert _size(render_trend_png([], "No answers")) == (800, 360)
     empty_weeks = [TrendPoint(datetime(2026, 9, 7, tzinfo=UTC), NpsCounts(0, 0, 0))]
     assert _size(render_trend_png(empty_weeks, "No answers")) == (800, 360)
+
+
+def test_small_weeks_are_drawn_hollow_and_other_kinds_get_their_own_axis() -> None:
+    # weeks 0 and 3 have fewer than 10 answers: with min_n=1 nothing is hollow, so the pixels differ
+    assert render_trend_png(_points(), "t") != render_trend_png(_points(), "t", min_n=1)
+    start = datetime(2026, 9, 7, tzinfo=UTC)
+    csat = [
+        TrendPoint(start + timedelta(weeks=i), NpsCounts(0, 0, 0), "csat", n, s)
+        for i, (n, s) in enumerate([(10, 9), (0, 0), (20, 15)])
+    ]
+    ces = [TrendPoint(start, NpsCounts(0, 0, 0), "ces", 4, 0, 26.0, 170.0)]
+    for points in (csat, ces):
+        png = render_trend_png(points, "other kind")
+        assert _size(png) == (800, 360) and 5_000 < len(png) < 500_000

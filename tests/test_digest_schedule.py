@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -94,3 +95,88 @@ def test_each_slot_is_claimed_once_then_retried_only_when_stale(engine) -> None:
     assert not ds.claim(engine, s.id, slot, "worker-c", now + timedelta(hours=2)), "posted slots stay posted"
     (run,) = ds.runs(engine, s.id)
     assert (run.claimed_by, run.message_ref, run.error) == ("worker-b", "C1:1.2", None)
+
+
+def _weekly(engine, now: datetime) -> tuple[Subscription, datetime]:  # type: ignore[no-untyped-def]
+    s = subscriptions.save(engine, kind="digest", platform="slack", channel_id="C1", created_by="U1",
+                           now=now - timedelta(days=30), cron="0 9 * * 1", timezone="Europe/Vilnius")  # fmt: skip
+    slot = ds.latest_slot(s, now)
+    assert slot is not None
+    return s, slot
+
+
+def test_retries_back_off_then_give_up(engine) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    s, slot = _weekly(engine, now)
+    t = now
+    tries = []
+    for failed in range(1, ds.MAX_ATTEMPTS + 1):
+        assert ds.take(engine, s.id, slot, "w", t) is ds.Claim.CLAIMED
+        tries.append(t - now)
+        again = ds.mark_failed(engine, s.id, slot, "slack: internal_error", owner="w")
+        assert again == (failed < ds.MAX_ATTEMPTS)
+        wait = ds.retry_delay(failed)
+        assert ds.take(engine, s.id, slot, "w", t + wait - timedelta(seconds=1)) is (
+            ds.Claim.BUSY if again else ds.Claim.SETTLED
+        )
+        t += wait
+    assert tries == [timedelta(minutes=m) for m in (0, 5, 15, 35, 75)]
+    assert ds.take(engine, s.id, slot, "w", now + timedelta(days=5)) is ds.Claim.SETTLED
+    (run,) = ds.runs(engine, s.id)
+    assert run.posted_at is None and run.error == "[attempt 5, gave up] slack: internal_error"
+    assert ds.failures(run.error) == (5, True)
+
+
+def test_final_errors_and_stale_owners(engine) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    s, slot = _weekly(engine, now)
+    assert ds.claim(engine, s.id, slot, "slow", now)
+    later = now + ds.RETRY_AFTER
+    assert ds.claim(engine, s.id, slot, "fresh", later), "a lease nobody renewed is taken over"
+    assert not ds.mark_failed(engine, s.id, slot, "timeout", owner="slow"), "the old holder's failure is not counted"
+    assert ds.runs(engine, s.id)[0].error is None
+    assert not ds.mark_failed(engine, s.id, slot, "slack: is_archived", owner="fresh", final=True)
+    assert ds.take(engine, s.id, slot, "other", later + timedelta(days=1)) is ds.Claim.SETTLED
+    assert ds.failures("[attempt 1, gave up] slack: is_archived") == (1, True)
+    assert ds.failures("chart: slack: internal_error") == (0, False)
+
+
+def test_posted_slots_keep_their_first_post_and_notes(engine) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    s, slot = _weekly(engine, now)
+    assert ds.claim(engine, s.id, slot, "a", now)
+    ds.mark_posted(engine, s.id, slot, "C1:1.1", now)
+    ds.mark_posted(engine, s.id, slot, "C1:2.2", now + timedelta(minutes=9))  # a late duplicate report
+    ds.note_posted(engine, s.id, slot, "chart: slack: internal_error")
+    assert not ds.mark_failed(engine, s.id, slot, "late failure")
+    (run,) = ds.runs(engine, s.id)
+    assert (run.message_ref, run.posted_at, run.error) == ("C1:1.1", now, "chart: slack: internal_error")
+    assert ds.take(engine, s.id, slot, "b", now + timedelta(hours=1)) is ds.Claim.SETTLED
+
+
+def test_one_takeover_wins_among_many_workers(engine) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    s, slot = _weekly(engine, now)
+    assert ds.claim(engine, s.id, slot, "dead", now)
+    later = now + ds.RETRY_AFTER + timedelta(seconds=1)
+    barrier = threading.Barrier(6)
+    won: list[str] = []
+
+    def worker(name: str) -> None:
+        barrier.wait()
+        if ds.claim(engine, s.id, slot, name, later):
+            won.append(name)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+    assert ds.runs(engine, s.id)[0].claimed_by == won[0]
+
+
+def test_unusable_cron_has_no_slot() -> None:
+    assert ds.latest_slot(sub("0 0 30 2 *"), datetime(2026, 11, 23, tzinfo=UTC)) is None
+    assert ds.latest_slot(sub("not a rule"), datetime(2026, 11, 23, tzinfo=UTC)) is None
+    assert ds.latest_slot(sub(""), datetime(2026, 11, 23, tzinfo=UTC)) is None

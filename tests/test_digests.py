@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 
 from integrations.slack.digest import DigestJob, digest_blocks
+from nps_bot import digest_schedule as ds
 from nps_bot import subscriptions
 from nps_bot.app import AppContext
 from nps_bot.clock import ManualClock
@@ -134,6 +135,9 @@ def test_posts_once_at_the_slot_with_chart(ctx: AppContext, fake_slack: FakeSlac
     assert complete.params["channel_id"] == CHANNEL
     (png,) = fake_slack.uploads.values()
     assert png.startswith(PNG_SIGNATURE) and len(png) > 1000
+    order = [c.method for c in fake_slack.calls]
+    assert order.index("chat.postMessage") < order.index("files.getUploadURLExternal"), "message first, chart under it"
+    assert "posted late" not in repr(post.params["blocks"])
     (run,) = runs(ctx.engine, sub.id)
     assert run.slot_at == FIRST_SLOT and run.posted_at == FIRST_SLOT
     assert run.message_ref == f"{CHANNEL}:{post.response['ts']}"
@@ -181,7 +185,9 @@ def test_missed_slots_posted_late_once(ctx: AppContext, fake_slack: FakeSlack, c
     assert job.run_due(back) == 1
     assert job.run_due(back + timedelta(minutes=1)) == 0
     assert [r.slot_at for r in runs(ctx.engine, sub.id)] == [FIRST_SLOT, FIRST_SLOT + timedelta(weeks=3)]
-    assert len(posts(fake_slack)) == 2
+    on_time, late = posts(fake_slack)
+    assert "posted late" not in repr(on_time.params["blocks"])
+    assert "Scheduled for Mon 14 Dec 09:00 (Europe/Vilnius); posted late." in repr(late.params["blocks"])
 
 
 def test_runs_inside_the_worker(ctx: AppContext, fake_slack: FakeSlack, client: WebClient) -> None:
@@ -195,20 +201,96 @@ def test_runs_inside_the_worker(ctx: AppContext, fake_slack: FakeSlack, client: 
     assert len(posts(fake_slack)) == 1
 
 
-def test_slack_failure_is_retried_after_five_minutes(ctx: AppContext, fake_slack: FakeSlack, client: WebClient) -> None:
+def test_slack_failure_is_retried_with_backoff(ctx: AppContext, fake_slack: FakeSlack, client: WebClient) -> None:
     sub = subscribe(ctx)
     job = DigestJob(ctx, client)
-    fake_slack.fail("chat.postMessage", status=200, error="not_in_channel")
+    fake_slack.fail("chat.postMessage", status=200, error="internal_error", times=2)
     assert job.run_due(FIRST_SLOT) == 0
     (run,) = runs(ctx.engine, sub.id)
-    assert run.posted_at is None and "not_in_channel" in run.error
+    assert run.posted_at is None and run.error == "[attempt 1] slack: internal_error"
     assert job.run_due(FIRST_SLOT + timedelta(minutes=4)) == 0, "the claim holds for 5 minutes"
     assert DigestJob(ctx, client).run_due(FIRST_SLOT + timedelta(minutes=4, seconds=59)) == 0
-    assert job.run_due(FIRST_SLOT + timedelta(minutes=5, seconds=1)) == 1
-    assert job.run_due(FIRST_SLOT + timedelta(minutes=11)) == 0
+    assert job.run_due(FIRST_SLOT + timedelta(minutes=5, seconds=1)) == 0, "second failure"
+    assert job.run_due(FIRST_SLOT + timedelta(minutes=14)) == 0, "then it waits 10 minutes"
+    assert job.run_due(FIRST_SLOT + timedelta(minutes=15, seconds=2)) == 1
+    assert job.run_due(FIRST_SLOT + timedelta(minutes=40)) == 0
     assert len(posts(fake_slack)) == 1
     (run,) = runs(ctx.engine, sub.id)
-    assert run.posted_at is not None and run.error is None
+    assert run.posted_at == FIRST_SLOT + timedelta(minutes=15, seconds=2) and run.error is None
+    (post,) = posts(fake_slack)
+    assert "posted late" in repr(post.params["blocks"]), "15 minutes after its slot the digest says so"
+
+
+def test_a_slot_is_given_up_after_max_attempts(ctx: AppContext, fake_slack: FakeSlack, client: WebClient) -> None:
+    sub = subscribe(ctx)
+    job = DigestJob(ctx, client)
+    fake_slack.fail("chat.postMessage", status=200, error="internal_error", times=ds.MAX_ATTEMPTS)
+    for minute in range(0, 24 * 60, 1):  # a poll a minute for a day
+        job.run_due(FIRST_SLOT + timedelta(minutes=minute))
+    tried = fake_slack.calls_to("chat.postMessage")
+    assert len(tried) == ds.MAX_ATTEMPTS == 5 and posts(fake_slack) == []
+    (run,) = runs(ctx.engine, sub.id)
+    assert run.posted_at is None and run.error.startswith("[attempt 5, gave up]")
+    assert job.run_due(FIRST_SLOT + timedelta(weeks=1)) == 1, "the next slot is posted as usual"
+
+
+def test_permanent_errors_give_up_at_once(ctx: AppContext, fake_slack: FakeSlack, client: WebClient) -> None:
+    sub = subscribe(ctx)
+    fake_slack.add_channel(CHANNEL, "cx", is_archived=True)
+    fake_slack.fail("chat.postMessage", status=200, error="is_archived")
+    job = DigestJob(ctx, client)
+    for minute in range(0, 120, 5):
+        assert job.run_due(FIRST_SLOT + timedelta(minutes=minute)) == 0
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    (run,) = runs(ctx.engine, sub.id)
+    assert run.error == "[attempt 1, gave up] slack: is_archived"
+
+
+def test_chart_failure_does_not_repost(ctx: AppContext, fake_slack: FakeSlack, client: WebClient) -> None:
+    sub = subscribe(ctx)
+    fake_slack.fail("files.completeUploadExternal", status=200, error="internal_error")
+    job = DigestJob(ctx, client)
+    assert job.run_due(FIRST_SLOT) == 1
+    for minute in (1, 6, 30, 120):
+        assert DigestJob(ctx, client).run_due(FIRST_SLOT + timedelta(minutes=minute)) == 0
+    assert len(posts(fake_slack)) == 1
+    (run,) = runs(ctx.engine, sub.id)
+    assert run.posted_at == FIRST_SLOT and run.error == "chart: slack: internal_error"
+
+
+def test_a_worker_that_died_mid_post_is_taken_over(ctx: AppContext, fake_slack: FakeSlack, client: WebClient) -> None:
+    sub = subscribe(ctx)
+    slot = latest_slot(sub, FIRST_SLOT)
+    assert slot == FIRST_SLOT and ds.claim(ctx.engine, sub.id, slot, "dead-worker", FIRST_SLOT)
+    survivor = DigestJob(ctx, client, owner="survivor")
+    assert survivor.run_due(FIRST_SLOT + timedelta(minutes=4)) == 0, "the dead worker's lease still holds"
+    assert survivor.run_due(FIRST_SLOT + ds.RETRY_AFTER) == 1
+    assert survivor.run_due(FIRST_SLOT + ds.RETRY_AFTER + timedelta(minutes=30)) == 0
+    (run,) = runs(ctx.engine, sub.id)
+    assert run.claimed_by == "survivor" and len(posts(fake_slack)) == 1
+
+
+def test_polls_between_slots_do_not_write(ctx: AppContext, fake_slack: FakeSlack, client: WebClient) -> None:
+    subscribe(ctx)
+    job = DigestJob(ctx, client)
+    assert job.run_due(FIRST_SLOT) == 1
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    sa.event.listen(ctx.engine, "before_cursor_execute", record)
+    try:
+        for second in range(2, 600, 2):
+            assert job.run_due(FIRST_SLOT + timedelta(seconds=second)) == 0
+        memo = len(statements)
+        # The Slack integration may hand the worker a new job per poll: still no writes.
+        for second in range(600, 700, 2):
+            assert DigestJob(ctx, client).run_due(FIRST_SLOT + timedelta(seconds=second)) == 0
+    finally:
+        sa.event.remove(ctx.engine, "before_cursor_execute", record)
+    assert memo == 299, "with the job kept, a poll reads the subscriptions and nothing else"
+    assert set(statements) == {"SELECT"}
 
 
 # ---------------------------------------------------------------------- time zones
@@ -260,6 +342,59 @@ def test_ambiguous_and_missing_local_times_give_one_slot_per_day() -> None:
         assert len(today) <= 1, today
 
 
+@pytest.mark.parametrize(
+    ("tz", "day"),
+    [
+        ("Europe/Vilnius", datetime(2026, 3, 29, tzinfo=UTC)),  # 03:00 → 04:00
+        ("Europe/Vilnius", datetime(2026, 10, 25, tzinfo=UTC)),  # 04:00 → 03:00
+        ("America/New_York", datetime(2026, 3, 8, tzinfo=UTC)),
+        ("America/New_York", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("Australia/Lord_Howe", datetime(2026, 4, 4, tzinfo=UTC)),  # a 30-minute shift
+        ("Australia/Lord_Howe", datetime(2026, 10, 3, tzinfo=UTC)),
+    ],
+)
+@pytest.mark.parametrize("cron", ["30 3 * * *", "0 2 * * *", "30 1 * * *", "0 9 * * 1", "15 * * * *"])
+def test_latest_slot_never_goes_back_in_time(tz: str, day: datetime, cron: str) -> None:
+    """Across a DST change: never later than now, never earlier than before, one slot per local day."""
+    sub = _sub(cron, tz)
+    previous: datetime | None = None
+    seen: set[datetime] = set()
+    for minute in range(-12 * 60, 36 * 60, 5):
+        now = day + timedelta(minutes=minute)
+        slot = latest_slot(sub, now)
+        assert slot is not None and slot <= now
+        assert previous is None or slot >= previous, (now, slot, previous)
+        previous = slot
+        seen.add(slot)
+    if cron.endswith("* * *") and not cron.startswith("15"):
+        local_days = [s.astimezone(ds.zone(tz)).date() for s in seen]
+        assert len(local_days) == len(set(local_days)), sorted(seen)
+
+
+def test_repeated_hour_after_downtime_posts_today_only(
+    ctx: AppContext, fake_slack: FakeSlack, client: WebClient
+) -> None:
+    """Down over Saturday's 03:30; back on Sunday 25 Oct after 03:30 summer time. While the clocks
+    repeat 03:00-04:00, Saturday's missed slot must not come back as "the latest"."""
+    sub = subscribe(ctx, cron="30 3 * * *", at=datetime(2026, 10, 1, tzinfo=UTC))
+    job = DigestJob(ctx, client)
+    back = datetime(2026, 10, 25, 0, 40, tzinfo=UTC)  # 03:40 EEST
+    for minute in range(0, 180):
+        job.run_due(back + timedelta(minutes=minute))
+    assert [r.slot_at for r in runs(ctx.engine, sub.id)] == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]
+    assert len(posts(fake_slack)) == 1
+
+
+def test_unusable_cron_is_skipped_not_fatal(ctx: AppContext, fake_slack: FakeSlack, client: WebClient) -> None:
+    subscriptions.save(
+        ctx.engine, kind="digest", platform="slack", channel_id="C0BROKEN", created_by=None, now=START,
+        cron="0 0 30 2 *", timezone=VILNIUS,
+    )  # fmt: skip
+    subscribe(ctx)
+    assert DigestJob(ctx, client).run_due(FIRST_SLOT) == 1
+    assert [p.params["channel"] for p in posts(fake_slack)] == [CHANNEL]
+
+
 # ---------------------------------------------------------------------- content and rendering
 
 
@@ -293,10 +428,13 @@ def test_digest_content_and_terminal_text(ctx: AppContext) -> None:
     assert [c.score for c in digest.comments] == [2, 4, 10], "detractors first, then newest"
     assert (digest.follow_up.followed, digest.follow_up.total) == (1, 2)
     assert len(digest.trend) == 12
-    assert digest.trend[-2].counts.n == 8  # the week before the Monday slot; the slot week just began
+    assert digest.trend[-1].week_start == datetime(2026, 11, 16, tzinfo=UTC), "full weeks: the slot's week just began"
+    assert digest.trend[-1].counts.n == 8 and sum(p.counts.n for p in digest.trend) == 8
+    assert digest.chart_title() == "Weekly NPS, 12 full weeks to 22 Nov 2026 (95 % margin band)"
 
     text = render_text(digest)
     assert "NPS last 7 days: +12" in text
+    assert "No answers in the previous period to compare with." in text
     assert "Detractors followed up within 48 h: 1 of 2" in text
     assert "Nobody called back" in text and "Sales (1)" in text
     assert "c1@example.com" not in text

@@ -141,3 +141,41 @@ def test_no_secret_means_nothing_is_sent(live: Live, router: respx.Router, monke
         enqueue(conn, "response.created", {"survey_id": 1}, live.clock.now(), [URL])
     assert OutboxJob(live.ctx).run_due(live.clock.now()) == 0
     assert route.call_count == 0 and outbox_rows(live)[0].state == "pending"
+
+
+def test_rate_limit_waits_for_retry_after(live: Live, router: respx.Router) -> None:
+    route = router.post(URL).mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "600"}), httpx.Response(200)]
+    )
+    with live.ctx.engine.begin() as conn:
+        enqueue(conn, "response.created", {"survey_id": 1}, live.clock.now(), [URL])
+    job = OutboxJob(live.ctx)
+    assert job.run_due(live.clock.now()) == 1
+    (row,) = outbox_rows(live)
+    assert row.state == "pending" and "429" in row.last_error
+    assert row.next_attempt_at == live.clock.now() + timedelta(seconds=600), "Retry-After beats the 30 s backoff"
+    live.clock.advance(timedelta(seconds=599))
+    assert job.run_due(live.clock.now()) == 0
+    live.clock.advance(timedelta(seconds=1))
+    assert job.run_due(live.clock.now()) == 1
+    assert outbox_rows(live)[0].state == "delivered" and route.call_count == 2
+
+
+def test_redirect_is_not_a_delivery(live: Live, router: respx.Router) -> None:
+    router.post(URL).mock(return_value=httpx.Response(301, headers={"Location": "https://elsewhere.example.com/"}))
+    with live.ctx.engine.begin() as conn:
+        enqueue(conn, "response.created", {"survey_id": 1}, live.clock.now(), [URL])
+    assert OutboxJob(live.ctx).run_due(live.clock.now()) == 1
+    (row,) = outbox_rows(live)
+    assert row.state == "pending" and "301" in row.last_error
+
+
+def test_a_broken_url_does_not_stop_the_batch(live: Live, router: respx.Router) -> None:
+    route = router.post(URL).mock(return_value=httpx.Response(200))
+    with live.ctx.engine.begin() as conn:
+        enqueue(conn, "response.created", {"survey_id": 1}, live.clock.now(), ["http://[::1"])
+        enqueue(conn, "response.created", {"survey_id": 2}, live.clock.now(), [URL])
+    assert OutboxJob(live.ctx).run_due(live.clock.now()) == 2
+    broken, good = outbox_rows(live)
+    assert broken.state == "pending" and broken.lease_owner is None and broken.last_error
+    assert good.state == "delivered" and route.call_count == 1

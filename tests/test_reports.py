@@ -10,10 +10,19 @@ import sqlalchemy as sa
 
 from nps_bot import report_text
 from nps_bot.periods import Period, parse_period
-from nps_bot.reports import follow_up_stats, recent_comments, score_report, week_start, weekly_trend
+from nps_bot.reports import (
+    follow_up_stats,
+    group_bounds,
+    proportion_change,
+    recent_comments,
+    score_report,
+    week_start,
+    weekly_trend,
+)
 from nps_bot.scoring import nps_change
 from nps_bot.store import create_engine_for, migrate
 from nps_bot.store.schema import alerts, customers, responses, subscriptions, survey_attributes, survey_tags, surveys
+from nps_bot.wording import SCALES, sentiment
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 MONDAY = datetime(2026, 11, 16, tzinfo=UTC)
@@ -127,7 +136,8 @@ def test_no_significant_change_and_tag_overall(engine: sa.Engine) -> None:
     assert report.previous.n == 4
     assert {s.key: s.n for s in report.segments} == {"a": 4, "b": 4}
     assert not report.change.significant
-    assert "(no significant change)" in report_text.headline(report)
+    # NPS +25 vs 0 on 4 answers each: far inside the noise
+    assert "▶ no significant change vs previous period (+25)" in report_text.headline(report)
     by_plan = score_report(engine, period, "plan")
     assert [(s.key, s.n) for s in by_plan.segments] == [(None, 4)]
 
@@ -261,3 +271,106 @@ def test_follow_up_stats(engine: sa.Engine) -> None:
     stats = follow_up_stats(engine, parse_period("30d", NOW))
     assert (stats.followed, stats.total) == (3, 4)
     assert follow_up_stats(engine, parse_period("2020-01-01..2020-01-31", NOW)).total == 0
+
+
+# -- additions: single answers, CSAT/CES change, CES ranking, groups per kind, waiting follow-ups ------
+
+
+def test_single_answer_segment_margin_is_huge_but_bounded(engine: sa.Engine) -> None:
+    add(engine, 10, NOW - timedelta(days=1), team="Solo")
+    report = score_report(engine, parse_period("7d", NOW), "team", min_n=10)
+    (solo,) = report.segments
+    est = solo.estimate
+    # adjusted Wald: p = 1.75/4, d = 0.75/4, mean 0.25, var = 0.625 - 0.0625 = 0.5625,
+    # se = sqrt(0.5625 / 4) = 0.375, margin = 100 * 1.959964 * 0.375 = 73.50; centre 25
+    assert est.value == 100.0 and est.margin == pytest.approx(73.4986, abs=1e-3)
+    assert (est.low, est.high) == (pytest.approx(25 - 73.4986, abs=1e-3), pytest.approx(25 + 73.4986, abs=1e-3))
+    assert est.low >= -100 and est.high <= 100
+    table = report_text.segment_table(report)
+    assert "too few answers" in table and "+100" not in table, "a single answer never shows as a score"
+
+
+def test_csat_change_is_a_two_proportion_z_test(engine: sa.Engine) -> None:
+    period = parse_period("7d", NOW)
+    for i in range(20):  # current: 18 of 20 satisfied = 90 %
+        add(engine, 5 if i < 18 else 2, NOW - timedelta(days=1), kind="csat")
+    for i in range(20):  # previous: 10 of 20 = 50 %
+        add(engine, 4 if i < 10 else 3, NOW - timedelta(days=8), kind="csat")
+    change = score_report(engine, period, kind="csat").change
+    # pooled p = 28/40 = 0.7; se = sqrt(0.7 * 0.3 * (1/20 + 1/20)) = 0.144914 -> 14.4914 points
+    # z = 40 / 14.4914 = 2.7603
+    assert change.delta == pytest.approx(40.0)
+    assert change.z == pytest.approx(2.7603, abs=1e-3) and change.significant
+    # 4/5 vs 3/5: pooled 0.7, se = sqrt(0.21 * 0.4) = 0.28983, z = 0.20 / 0.28983 = 0.690: noise
+    small = proportion_change(4, 5, 3, 5)
+    assert small.z == pytest.approx(0.6901, abs=1e-3) and not small.significant
+    assert not proportion_change(5, 5, 5, 5).significant and proportion_change(0, 0, 5, 5).delta is None
+    text = report_text.headline(score_report(engine, period, kind="csat"))
+    assert text.startswith("CSAT last 7 days: 90 %") and "▲ +40 pts vs previous period" in text
+
+
+def test_ces_change_and_ranking_higher_is_easier(engine: sa.Engine) -> None:
+    period = parse_period("7d", NOW)
+    for score in (6, 7, 7, 6):  # Easy team now: mean 6.5, SUM x^2 = 170, sample var (170 - 26^2/4)/3 = 1/3
+        add(engine, score, NOW - timedelta(days=1), team="Easy", kind="ces")
+    for score in (2, 3, 2, 3):  # Easy team before: mean 2.5, var (26 - 10^2/4)/3 = 1/3
+        add(engine, score, NOW - timedelta(days=9), team="Easy", kind="ces")
+    for score in (3, 4, 3, 4):  # Hard team now: mean 3.5
+        add(engine, score, NOW - timedelta(days=1), team="Hard", kind="ces")
+    report = score_report(engine, period, "team", kind="ces", min_n=4)
+    # 7 = "made it easy" (wording.sentiment: promoter), so the higher mean ranks first
+    assert [s.key for s in report.ranked()] == ["Easy", "Hard"]
+    easy = report.segments[0]
+    # Welch: se = sqrt(1/3/4 + 1/3/4) = 0.408248; z = (6.5 - 2.5) / 0.408248 = 9.798
+    assert easy.change.delta == pytest.approx(4.0) and easy.change.z == pytest.approx(9.798, abs=1e-3)
+    assert easy.change.significant and report.segments[1].change.delta is None
+    assert "▲ +4.0" in report_text.segment_table(report)
+
+
+def test_groups_per_kind_match_the_follow_up_wording(engine: sa.Engine) -> None:
+    for kind in ("nps", "csat", "ces"):
+        detractor_max, promoter_min = group_bounds(kind)
+        low, high = SCALES[kind]
+        for score in range(low, high + 1):
+            expected = "detractor" if score <= detractor_max else "promoter" if score >= promoter_min else "passive"
+            assert sentiment(kind, score) == expected, (kind, score)
+    add(engine, 2, NOW - timedelta(days=1), kind="csat", comment="meh")
+    add(engine, 4, NOW - timedelta(days=2), kind="csat", comment="fine")
+    period = parse_period("7d", NOW)
+    assert [r.comment for r in recent_comments(engine, period, group="detractor", kind="csat")] == ["meh"]
+    assert [r.comment for r in recent_comments(engine, period, group="promoter", kind="csat")] == ["fine"]
+    assert recent_comments(engine, period) == [], "CSAT comments are not NPS comments"
+
+
+def test_follow_up_waiting_is_not_a_miss(engine: sa.Engine) -> None:
+    hour = timedelta(hours=1)
+    with engine.begin() as conn:
+        sub = conn.execute(
+            subscriptions.insert().values(kind="alert", platform="slack", channel_id="C1", created_at=NOW)
+        ).inserted_primary_key[0]
+    cases = [  # (alerted before NOW, claimed after alert, resolved after alert)
+        (10 * hour, 1 * hour, None),  # followed
+        (10 * hour, None, None),  # still inside its 48 h: waiting
+        (60 * hour, None, None),  # 48 h passed: missed
+        (60 * hour, 48 * hour, None),  # claimed exactly at 48 h: followed (the window is inclusive)
+    ]
+    for before, claimed, resolved in cases:
+        created = NOW - before
+        sid = add(engine, 3, created)
+        with engine.begin() as conn:
+            conn.execute(
+                alerts.insert().values(
+                    survey_id=sid,
+                    subscription_id=sub,
+                    channel_id="C1",
+                    state="posted",
+                    created_at=created,
+                    claimed_at=created + claimed if claimed else None,
+                    resolved_at=created + resolved if resolved else None,
+                )
+            )
+    stats = follow_up_stats(engine, parse_period("7d", NOW), now=NOW)
+    assert (stats.followed, stats.total, stats.waiting, stats.missed) == (2, 4, 1, 1)
+    # a week later nothing is waiting any more
+    later = follow_up_stats(engine, parse_period("7d", NOW), now=NOW + timedelta(days=7))
+    assert (later.followed, later.waiting, later.missed) == (2, 0, 2)

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "slack"
 DEFAULT_MAX_SCORE = 6  # detractors
 MAX_ATTEMPTS = 8
+# Editing the message can never work again after these: stop trying instead of retrying for hours.
+GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed", "channel_not_found", "is_archived"})
 CLAIM_ACTION = "nps_alert_claim"
 RESOLVE_ACTION = "nps_alert_resolve"
 OUTCOME_VIEW = "nps_alert_outcome"
@@ -60,7 +62,8 @@ def alert_message(d: SurveyDetails, alert: AlertRow, max_score: int) -> tuple[st
         head = f":information_source: The customer changed the score to *{d.score}* ({group}); no follow-up needed."
     else:
         head = f":rotating_light: *{d.score}/10 — {group}* from {who}"
-    text = f"{d.score}/10 ({group}) from {d.customer_name or 'a customer'}, ticket #{d.ticket_id}"
+    # The fallback text shows in notifications: escaped too, so a customer name cannot ping @channel.
+    text = f"{d.score}/10 ({group}) from {escape(d.customer_name or 'a customer')}, ticket #{escape(d.ticket_id)}"
     blocks: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": head[:3000]}}]
     comment = f">{escape(d.comment)[:2900]}".replace("\n", "\n>") if d.comment else "_No comment yet._"
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": comment[:3000]}})
@@ -176,6 +179,11 @@ class AlertService:
                 alert_store.set_needs_update(self.ctx.engine, alert.id, True)
         elif alert.state == alert_store.POSTED:
             self.refresh(alert.id)
+        elif alert.state == alert_store.WITHDRAWN and not above_threshold:
+            # Withdrawn before it was ever posted, and low again: it is an alert after all.
+            attempts = alert_store.revive(self.ctx.engine, alert.id, self.ctx.clock.now())
+            if attempts is not None:
+                self.post(alert.id, attempts)
 
     def _render(self, alert: AlertRow) -> tuple[str, Blocks] | None:
         with self.ctx.engine.connect() as conn:
@@ -204,16 +212,12 @@ class AlertService:
     def _post_failed(self, alert: AlertRow, attempts: int, exc: Exception) -> None:
         from nps_bot.worker import backoff
 
-        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        reason = _error(exc)
         if attempts >= MAX_ATTEMPTS:
             log.warning("alert %d: giving up after %d attempts: %s", alert.id, attempts, reason)
             alert_store.mark_failed(self.ctx.engine, alert.id)
             return
-        retry_after = None
-        if isinstance(exc, SlackApiError):
-            raw = (exc.response.headers or {}).get("Retry-After") or (exc.response.headers or {}).get("retry-after")
-            retry_after = float(raw) if raw else None
-        next_at = self.ctx.clock.now() + backoff(attempts, retry_after)
+        next_at = self.ctx.clock.now() + backoff(attempts, _retry_after(exc))
         log.info("alert %d: post failed (%s); retrying at %s", alert.id, reason, next_at.isoformat())
         alert_store.mark_retry(self.ctx.engine, alert.id, next_at)
 
@@ -230,10 +234,24 @@ class AlertService:
         try:
             self.client.chat_update(channel=channel, ts=ts, text=rendered[0], blocks=rendered[1])
         except (SlackApiError, OSError) as exc:
-            log.info("alert %d: message update failed: %s", alert_id, exc)
-            alert_store.set_needs_update(self.ctx.engine, alert_id, True)
+            self._update_failed(alert, exc)
             return False
+        alert_store.mark_updated(self.ctx.engine, alert_id)
         return True
+
+    def _update_failed(self, alert: AlertRow, exc: Exception) -> None:
+        from nps_bot.worker import backoff
+
+        reason = _error(exc)
+        attempts = alert.attempts + 1
+        if reason in GONE or attempts >= MAX_ATTEMPTS:
+            log.warning("alert %d: giving up updating the message: %s", alert.id, reason)
+            alert_store.update_failed(self.ctx.engine, alert.id, None)
+            return
+        # Backoff, not every poll: hammering Slack during an outage or a rate limit only prolongs it.
+        retry_at = self.ctx.clock.now() + backoff(attempts, _retry_after(exc))
+        log.info("alert %d: message update failed (%s); retrying at %s", alert.id, reason, retry_at.isoformat())
+        alert_store.update_failed(self.ctx.engine, alert.id, retry_at)
 
     def claim(self, alert_id: int, user: str) -> AlertRow | None:
         """Claim for `user` (first click wins) and show it; returns the alert as it now stands."""
@@ -260,6 +278,20 @@ class AlertService:
             outbound.enqueue(conn, outbound.LOOP_CLOSED, payload, now)
         self.refresh(alert_id)
         return True
+
+
+def _error(exc: Exception) -> str:
+    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__
+
+
+def _retry_after(exc: Exception) -> float | None:
+    if not isinstance(exc, SlackApiError):
+        return None
+    headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+    try:
+        return float(headers["retry-after"]) if headers.get("retry-after") else None
+    except (TypeError, ValueError):
+        return None
 
 
 class AlertListener:
@@ -290,7 +322,7 @@ class AlertRetryJob:
             if alert is not None:
                 self.service.post(alert_id, attempts=alert.attempts)
                 handled += 1
-        for alert_id in alert_store.updates_due(self.ctx.engine):
+        for alert_id in alert_store.updates_due(self.ctx.engine, now):
             handled += self.service.refresh(alert_id)
         return handled
 
@@ -321,6 +353,8 @@ def register_alert_handlers(app: AsyncApp, ctx: AppContext, sync_client: WebClie
         alert = await asyncio.to_thread(service.claim, alert_id, user)
         if alert is None:
             await tell(client, body, ":warning: This alert no longer exists.")
+        elif alert.resolved_by and alert.claimed_by != user:
+            await tell(client, body, f"<@{alert.resolved_by}> already closed this loop.")
         elif alert.claimed_by != user:
             await tell(client, body, f"<@{alert.claimed_by}> is already following up.")
 
@@ -335,7 +369,10 @@ def register_alert_handlers(app: AsyncApp, ctx: AppContext, sync_client: WebClie
         elif alert.resolved_by:
             await tell(client, body, f"<@{alert.resolved_by}> already closed this loop.")
         else:
-            await client.views_open(trigger_id=body["trigger_id"], view=outcome_modal(alert_id))
+            try:
+                await client.views_open(trigger_id=body["trigger_id"], view=outcome_modal(alert_id))
+            except SlackApiError as exc:  # the trigger lives 3 s; a slow click can outlive it
+                log.info("alert %d: outcome modal not opened: %s", alert_id, exc.response.get("error"))
 
     @app.view(OUTCOME_VIEW)
     async def on_outcome(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
