@@ -1,6 +1,6 @@
 """Chatwoot: an account webhook subscribed to `conversation_status_changed` schedules the survey when a
 conversation is resolved (and holds it when it is opened again); the survey goes back into the
-conversation as an outgoing message. Set-up: docs/connectors/chatwoot.md."""
+conversation as an outgoing message. Set-up: README.md ("Help-desk connectors")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Freshdesk: an automation rule on ticket updates ("Status is changed to Resolved/Closed" ->
 "Trigger webhook") schedules the survey; the survey goes back as a reply on the ticket.
-Set-up: docs/connectors/freshdesk.md."""
+Set-up: README.md ("Help-desk connectors")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Help Scout: a webhook subscribed to `convo.status` schedules the survey when a conversation is closed
 (and holds it when the conversation becomes active again); the survey goes back into the conversation
-as a reply that keeps it closed. Set-up: docs/connectors/helpscout.md."""
+as a reply that keeps it closed. Set-up: README.md ("Help-desk connectors")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Intercom: an app's webhook subscription to `conversation.admin.closed` schedules the survey when a
 teammate closes a conversation (and `conversation.admin.opened` / a customer's reply holds it); the
 survey goes back into the conversation as an admin reply, and the conversation is closed again.
-Set-up: docs/connectors/intercom.md."""
+Set-up: README.md ("Help-desk connectors")."""
 
 from __future__ import annotations
 

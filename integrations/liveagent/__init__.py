@@ -1,6 +1,6 @@
 """LiveAgent: a rule's "HTTP request" action triggers surveys; the survey can be posted back into the ticket.
 
-Setup, settings and what is verified: docs/connectors/liveagent.md.
+Setup, settings and what is verified: README.md ("Help-desk connectors").
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ so any value still containing `{$` is refused with the field named.
 Reply-back posts the survey as an agent message into the conversation
 (`POST /api/conversations/{conversationId}/messages`, form fields `message` + `useridentifier`) and then,
 because an agent message moves a resolved ticket to "answered", puts the ticket back to the status it had
-(`PUT /api/v3/tickets/{ticketId}` with `{"status": "R"}`). See docs/connectors/liveagent.md for what is
+(`PUT /api/v3/tickets/{ticketId}` with `{"status": "R"}`). See README.md ("Help-desk connectors") for what is
 verified and what is not.
 """
 

@@ -1,5 +1,5 @@
 """Nicereply: import CSAT/CES/NPS ratings as answers (`nps-bot import nicereply`) and take single ratings
-from a relay at POST /webhooks/nicereply. Setup and what is verified: docs/connectors/nicereply.md.
+from a relay at POST /webhooks/nicereply. Setup and what is verified: README.md ("Help-desk connectors").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Zendesk: a trigger ("Ticket status changed to Solved" -> "Notify active webhook") or an
 event-subscription webhook (zen:event-type:ticket.status_changed) schedules the survey; the survey
-goes back into the ticket as a public comment. Set-up: docs/connectors/zendesk.md."""
+goes back into the ticket as a public comment. Set-up: README.md ("Help-desk connectors")."""
 
 from __future__ import annotations
 
