@@ -117,3 +117,41 @@ def test_export_uploads_a_csv_to_the_admin(live: Live, fake_slack: FakeSlack) ->
         "4", "detractor", "Too slow, sorry", "Billing",
     )  # fmt: skip
     assert sorted(rows[0]["tags"].split(",")) == ["billing", "vat"]
+
+
+def answer(live: Live, n: int, score: int, comment: str | None = None, **overrides: object) -> None:
+    from nps_bot.store.schema import surveys
+
+    live.post_generic(generic_event(n, **overrides))
+    live.clock.advance(timedelta(hours=1))
+    live.worker().run_once()
+    with live.ctx.engine.connect() as conn:
+        token = conn.execute(surveys.select().where(surveys.c.ticket_id == f"T-{1000 + n}")).first().token
+    live.http.get(f"/s/{token}", params={"score": score})
+    if comment:
+        live.http.post(f"/s/{token}/comment", data={"comment": comment})
+
+
+def test_comments_filtered_by_group_and_segment(live: Live) -> None:
+    answer(live, 1, 2, "Nobody answered <@channel>")
+    answer(live, 2, 10, "Brilliant", ticket={"team": "Tech"})
+    answer(live, 3, 9)
+    all_text = nps(live, "comments", user=MEMBER)
+    assert "2 comments" in all_text
+    r = signed_post(live.http, SLACK_SIGNING_SECRET, slash_command("comments detractors 30d team=Billing"))
+    blocks = r.json()["blocks"]
+    text = " ".join(b["text"]["text"] for b in blocks)
+    assert "Nobody answered &lt;@channel&gt;" in text, "customer text is escaped"
+    assert "Brilliant" not in text
+    assert "No comments" in nps(live, "comments promoters 30d team=Billing")
+    assert "Usage" in nps(live, "comments team")
+
+
+def test_trend_lists_weeks(live: Live) -> None:
+    answer(live, 1, 10)
+    r = signed_post(live.http, SLACK_SIGNING_SECRET, slash_command("trend 4"))
+    text = r.json()["blocks"][0]["text"]["text"]
+    assert "last 4 weeks" in text
+    assert text.count("\n") >= 5, "header line plus one line per week"
+    assert "+100" in text
+    assert "Usage" in nps(live, "trend 99")
