@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": cmd_migrate,
         "demo": cmd_demo,
         "import": cmd_import,
+        "digest": cmd_digest,
     }
     return handlers[args.command](settings, args)
 

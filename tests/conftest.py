@@ -154,3 +154,11 @@ def generic_event(n: int = 1, **overrides: Any) -> dict[str, Any]:
         else:
             body[key] = value
     return body
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Vendor API retries without real sleeps: the exponential wait inside nps_bot.http becomes zero."""
+    import nps_bot.http
+
+    monkeypatch.setattr(nps_bot.http, "wait_exponential_jitter", lambda **_: lambda _state: 0.0)

@@ -17,9 +17,10 @@ import respx
 import sqlalchemy as sa
 
 from integrations.chatwoot.connector import compute_signature
-from nps_bot import http as nps_http
-from nps_bot.store.schema import customers, survey_attributes, survey_tags, surveys
+from nps_bot.store.schema import customers
 from tests.conftest import Live
+from tests.db_helpers import attributes_of, tags_of
+from tests.db_helpers import survey_rows as rows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "chatwoot"
 SECRET = "cw-webhook-secret-7d2e"
@@ -30,6 +31,9 @@ ENV = {
     "NPS_BOT_CHATWOOT_API_TOKEN": "cw-api-token",
 }
 MESSAGES_URL = "https://chat.acme.example/api/v1/accounts/3/conversations/10/messages"
+
+
+pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -58,26 +62,6 @@ def post(
     return live.http.post(f"/webhooks/chatwoot{query}", content=raw, headers=headers)
 
 
-def rows(live: Live) -> list[Any]:
-    with live.ctx.engine.connect() as conn:
-        return list(conn.execute(sa.select(surveys).order_by(surveys.c.id)))
-
-
-def tags_of(live: Live, survey_id: int) -> set[str]:
-    with live.ctx.engine.connect() as conn:
-        return set(conn.execute(sa.select(survey_tags.c.tag).where(survey_tags.c.survey_id == survey_id)).scalars())
-
-
-def attributes_of(live: Live, survey_id: int) -> dict[str, str]:
-    with live.ctx.engine.connect() as conn:
-        result = conn.execute(
-            sa.select(survey_attributes.c.name, survey_attributes.c.value).where(
-                survey_attributes.c.survey_id == survey_id
-            )
-        )
-        return {name: value for name, value in result}
-
-
 @pytest.fixture
 def live(make_live: Callable[..., Live]) -> Live:
     return make_live(env=ENV)
@@ -86,11 +70,6 @@ def live(make_live: Callable[..., Live]) -> Live:
 @pytest.fixture
 def replying(make_live: Callable[..., Live]) -> Live:
     return make_live(env=ENV, delivery=["helpdesk"], survey_delay=timedelta(0))
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nps_http, "wait_exponential_jitter", lambda **_: lambda _state: 0.0)
 
 
 # -- inbound ---------------------------------------------------------------------------------------

@@ -31,6 +31,9 @@ ENV = {
 }
 
 
+pytestmark = pytest.mark.usefixtures("no_backoff")
+
+
 def fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name).read_text())
 
