@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from nps_bot.ports import DeliveryRetry, DeliveryUnavailable
 
@@ -22,6 +22,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # Longest Retry-After honoured inside one call; longer waits go back to the worker's schedule.
 MAX_INLINE_WAIT = 5.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Between tries when the server gives no Retry-After: 0.5 s, 1 s, 2 s... (at most 4 s) plus jitter.
+backoff = wait_exponential(multiplier=0.5, max=4.0) + wait_random(0, 0.25)
 
 
 class _RetryableStatus(Exception):
@@ -52,7 +54,7 @@ def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
     if isinstance(exc, _RetryableStatus) and (wait := retry_after_seconds(exc.response)) is not None:
         return wait
-    return wait_exponential_jitter(initial=0.5, max=4.0)(state)
+    return backoff(state)
 
 
 def send(

@@ -161,4 +161,4 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Vendor API retries without real sleeps: the exponential wait inside nps_bot.http becomes zero."""
     import nps_bot.http
 
-    monkeypatch.setattr(nps_bot.http, "wait_exponential_jitter", lambda **_: lambda _state: 0.0)
+    monkeypatch.setattr(nps_bot.http, "backoff", lambda _state: 0.0)

@@ -14,7 +14,6 @@ import pytest
 import respx
 import sqlalchemy as sa
 
-import nps_bot.http
 from nps_bot.store.schema import survey_attributes, survey_tags, surveys, webhook_events
 from tests.conftest import Live
 
@@ -64,12 +63,6 @@ def live(make_live: Callable[..., Live]) -> Live:
 @pytest.fixture
 def sending(make_live: Callable[..., Live]) -> Live:
     return make_live(env=ENV, delivery=["helpdesk"], survey_delay=timedelta(0))
-
-
-@pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """5xx and timeouts without Retry-After back off 0.5 s and more; tests do not wait for it."""
-    monkeypatch.setattr(nps_bot.http, "wait_exponential_jitter", lambda **_: lambda _state: 0.0)
 
 
 @pytest.fixture
