@@ -8,9 +8,10 @@ no one); a subscription never gets a slot that fired before it was created (or l
 Failures: the row keeps its claim (posted_at NULL) with the error, and another poll takes it
 over after a backoff that doubles per failure (RETRY_AFTER, 2x, 4x...), at most MAX_ATTEMPTS
 times; errors that retrying cannot fix (archived channel, revoked token) give up at once. The
-failure count lives in the error text ("[attempt 2] slack: ratelimited") because digest_runs has
-no attempts column. A worker that dies mid-post records nothing: its claim is a lease that
-another worker takes over after RETRY_AFTER (such takeovers are not counted).
+failure count lives in the error text ("[attempt 2] slack: ratelimited", "[attempt 1, gave up]
+slack: is_archived") because digest_runs has no attempts column. A worker that dies mid-post
+records nothing: its claim is a lease that another worker takes over after RETRY_AFTER (such
+takeovers are not counted).
 """
 
 from __future__ import annotations

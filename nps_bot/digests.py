@@ -205,7 +205,7 @@ def render_text(digest: Digest, width: int = 100) -> str:
             out.append(f"    — {meta}")
     out += ["", follow_up_line(digest.follow_up)]
     if digest.trend:
-        out += ["", f"Weekly NPS (last {len(digest.trend)} weeks):"]
+        out += ["", f"Weekly NPS ({len(digest.trend)} full weeks):"]
         for p in digest.trend:
             est = p.estimate
             value = "  n/a" if est.value is None else f"{signed(est.value):>5} {margin_label(est):>6}"

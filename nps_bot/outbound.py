@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 
 from nps_bot import http, signing
 from nps_bot.alert_store import survey_details
-from nps_bot.config import CsvList, base_config
+from nps_bot.config import CsvList, Duration, base_config
 from nps_bot.models import Answer
 from nps_bot.ports import DeliveryRetry, DeliveryUnavailable
 from nps_bot.store.schema import outbox
@@ -49,7 +49,7 @@ class OutboundSettings(BaseSettings):
     urls: CsvList = Field(default_factory=list)
     secret: str | None = None
     max_attempts: int = 8
-    lease: timedelta = timedelta(minutes=2)
+    lease: Duration = timedelta(minutes=2)
     batch_size: int = 20
 
 
@@ -120,6 +120,7 @@ class OutboxJob:
         self.settings = settings or OutboundSettings()
         self.client = client
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._warned = False
 
     def _claim(self, now: datetime) -> list[Any]:
         due = sa.or_(
@@ -160,7 +161,13 @@ class OutboxJob:
 
     def run_due(self, now: datetime) -> int:
         if not self.settings.secret:
-            return 0  # unsigned events would be worthless to receivers; rows wait for a secret
+            # Unsigned events would be worthless to receivers; rows wait for a secret.
+            if self.settings.urls and not self._warned:
+                log.warning(
+                    "NPS_BOT_WEBHOOK_URLS is set but NPS_BOT_WEBHOOK_SECRET is not: events are queued, not sent"
+                )
+                self._warned = True
+            return 0
         rows = self._claim(now)
         if not rows:
             return 0
