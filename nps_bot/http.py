@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import threading
 import time
 from typing import Any
 
@@ -93,3 +94,29 @@ def send(
 
 def new_client(**kwargs: Any) -> httpx.Client:
     return httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False, **kwargs)
+
+
+_LAZY_LOCK = threading.Lock()
+
+
+class LazyClient:
+    """A class attribute that gives each connector one httpx.Client, made on first use.
+
+    Connectors are built at start-up and most never call out; worker threads share the client.
+    Assigning to the attribute injects a client (tests, custom transports).
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_lazy_{name}"
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        with _LAZY_LOCK:
+            client = obj.__dict__.get(self.slot)
+            if client is None:
+                client = obj.__dict__[self.slot] = new_client()
+            return client
+
+    def __set__(self, obj: object, value: httpx.Client | None) -> None:
+        obj.__dict__[self.slot] = value

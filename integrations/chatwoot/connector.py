@@ -4,7 +4,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 from typing import Any
 
 import httpx
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 
 from integrations.chatwoot import payloads as p
 from integrations.chatwoot.settings import ChatwootSettings
-from nps_bot.http import new_client, send
+from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.ports import BadPayload, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest, describe
 from nps_bot.survey_text import as_markdown
@@ -46,12 +45,11 @@ class ChatwootConnector:
     """Account webhook in (signed, or a shared ?token=), outgoing conversation message out."""
 
     name = "chatwoot"
+    client = LazyClient()
 
     def __init__(self, settings: ChatwootSettings, tolerance: float = 300.0) -> None:
         self.settings = settings
         self.tolerance = tolerance
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -177,13 +175,6 @@ class ChatwootConnector:
         return f"{base}/app/accounts/{account}/conversations/{conversation_id}"
 
     # -- reply-back -----------------------------------------------------------------------------
-
-    @property
-    def client(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = new_client()
-            return self._client
 
     def post_survey(self, survey: OutgoingSurvey) -> Delivered:
         """Post the survey as a public outgoing message.

@@ -4,7 +4,6 @@ import base64
 import binascii
 import hmac
 import logging
-import threading
 from typing import Any
 
 import httpx
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 
 from integrations.freshdesk import payloads as p
 from integrations.freshdesk.settings import FreshdeskSettings
-from nps_bot.http import new_client, send
+from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.ports import (
     BadPayload,
@@ -48,11 +47,10 @@ class FreshdeskConnector:
     """Automation-rule webhook in (shared secret), ticket reply out."""
 
     name = "freshdesk"
+    client = LazyClient()
 
     def __init__(self, settings: FreshdeskSettings) -> None:
         self.settings = settings
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -134,13 +132,6 @@ class FreshdeskConnector:
         return f"https://{host}/a/tickets/{ticket_id}" if host else None
 
     # -- reply-back -----------------------------------------------------------------------------
-
-    @property
-    def client(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = new_client()
-            return self._client
 
     def post_survey(self, survey: OutgoingSurvey) -> Delivered:
         """Reply to the ticket with the survey; never leave a Resolved/Closed ticket re-opened.

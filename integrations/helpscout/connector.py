@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from integrations.helpscout import payloads as p
 from integrations.helpscout.settings import HelpScoutSettings
-from nps_bot.http import new_client, send
+from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.ports import (
     BadPayload,
@@ -52,10 +52,10 @@ class HelpScoutConnector:
     """Signed `convo.status` webhook in, conversation reply (kept closed) out."""
 
     name = "helpscout"
+    client = LazyClient()
 
     def __init__(self, settings: HelpScoutSettings) -> None:
         self.settings = settings
-        self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._token: str | None = None
         self._token_expires = 0.0
@@ -170,13 +170,6 @@ class HelpScoutConnector:
         )
 
     # -- reply-back -----------------------------------------------------------------------------
-
-    @property
-    def client(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = new_client()
-            return self._client
 
     def _access_token(self, *, fresh: bool = False) -> str:
         """Client credentials flow, cached until shortly before the token expires (Help Scout: 2 days)."""

@@ -4,7 +4,6 @@ import hashlib
 import hmac
 import logging
 import re
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +12,7 @@ from pydantic import ValidationError
 
 from integrations.intercom import payloads as p
 from integrations.intercom.settings import IntercomSettings
-from nps_bot.http import new_client, send
+from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.ports import (
     BadPayload,
@@ -64,11 +63,10 @@ class IntercomConnector:
     """Signed notification in (X-Hub-Signature), admin reply out (the conversation closed again)."""
 
     name = "intercom"
+    client = LazyClient()
 
     def __init__(self, settings: IntercomSettings) -> None:
         self.settings = settings
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -190,13 +188,6 @@ class IntercomConnector:
         )
 
     # -- reply-back -----------------------------------------------------------------------------
-
-    @property
-    def client(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = new_client()
-            return self._client
 
     def post_survey(self, survey: OutgoingSurvey) -> Delivered:
         """Reply as the configured admin; keep the conversation closed.

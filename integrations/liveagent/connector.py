@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings
 
 from nps_bot.config import CsvList, base_config
-from nps_bot.http import new_client, send
+from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, SurveyKind
 from nps_bot.ports import (
     BadPayload,
@@ -211,16 +211,11 @@ def status_code(value: str) -> str | None:
 
 class LiveAgentConnector:
     name = "liveagent"
+    client = LazyClient()
 
     def __init__(self, settings: LiveAgentSettings, client: httpx.Client | None = None) -> None:
         self.settings = settings
-        self._client = client
-
-    @property
-    def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = new_client()
-        return self._client
+        self.client = client
 
     # -- webhook -----------------------------------------------------------------------------
 

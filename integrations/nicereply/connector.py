@@ -31,7 +31,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings
 
 from nps_bot.config import CsvList, base_config
-from nps_bot.http import new_client, send
+from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Interaction, SurveyKind
 from nps_bot.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest
 from nps_bot.store.schema import responses, surveys
@@ -230,17 +230,12 @@ class NicereplyIntegration:
     """Webhook connector (`verify`/`parse`) and importer (`run_import`) in one."""
 
     name = "nicereply"
+    client = LazyClient()
 
     def __init__(self, ctx: AppContext, settings: NicereplySettings, client: httpx.Client | None = None) -> None:
         self.ctx = ctx
         self.settings = settings
-        self._client = client
-
-    @property
-    def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = new_client()
-        return self._client
+        self.client = client
 
     # -- storing -------------------------------------------------------------------------------
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import httpx
@@ -10,7 +9,7 @@ from pydantic import ValidationError
 from integrations.zendesk import payloads as p
 from integrations.zendesk.settings import ZendeskSettings
 from integrations.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
-from nps_bot.http import new_client, send
+from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.ports import (
     BadPayload,
@@ -39,12 +38,11 @@ class ZendeskConnector:
     """Webhook in (trigger body or ticket.status_changed event), public comment out."""
 
     name = "zendesk"
+    client = LazyClient()
 
     def __init__(self, settings: ZendeskSettings, tolerance: float = 300.0) -> None:
         self.settings = settings
         self.tolerance = tolerance
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -176,13 +174,6 @@ class ZendeskConnector:
         return f"https://{host}/agent/tickets/{ticket_id}" if host else None
 
     # -- reply-back -----------------------------------------------------------------------------
-
-    @property
-    def client(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = new_client()
-            return self._client
 
     def post_survey(self, survey: OutgoingSurvey) -> Delivered:
         """Add the survey as a public comment, keeping the ticket Solved.
