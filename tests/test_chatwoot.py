@@ -343,20 +343,6 @@ def test_reply_back_429_with_retry_after_is_retried(replying: Live) -> None:
     assert rows(replying)[0].state == "sent"
 
 
-def test_reply_back_still_rate_limited_goes_back_to_scheduled(replying: Live) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        route = mock_chatwoot(router)
-        route.mock(return_value=httpx.Response(429, headers={"retry-after": "0"}))
-        replying.worker().run_once()
-
-    assert route.call_count == 3
-    [row] = rows(replying)
-    assert row.state == "scheduled"
-    assert "chatwoot message: HTTP 429" in row.last_error
-
-
 def test_reply_back_5xx_is_retried(replying: Live) -> None:
     schedule_due(replying)
 
@@ -367,20 +353,6 @@ def test_reply_back_5xx_is_retried(replying: Live) -> None:
 
     assert route.call_count == 2
     assert rows(replying)[0].state == "sent"
-
-
-def test_reply_back_timeout_is_retried_and_never_lost(replying: Live) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        route = mock_chatwoot(router)
-        route.side_effect = httpx.ReadTimeout("timed out")
-        replying.worker().run_once()
-
-    assert route.call_count == 3
-    [row] = rows(replying)
-    assert row.state == "scheduled"
-    assert "timed out" in row.last_error
 
 
 def test_reply_back_without_account_id_is_unavailable(replying: Live) -> None:
@@ -396,20 +368,6 @@ def test_reply_back_without_account_id_is_unavailable(replying: Live) -> None:
     [row] = rows(replying)
     assert row.state == "undeliverable"
     assert "NPS_BOT_CHATWOOT_ACCOUNT_ID" in row.reason
-
-
-def test_reply_back_can_be_turned_off(make_live: Callable[..., Live]) -> None:
-    live = make_live(env={**ENV, "NPS_BOT_CHATWOOT_REPLY": "false"}, delivery=["helpdesk"], survey_delay=timedelta(0))
-    schedule_due(live)
-
-    with respx.mock(assert_all_called=False) as router:
-        route = mock_chatwoot(router)
-        live.worker().run_once()
-
-    assert route.call_count == 0
-    [row] = rows(live)
-    assert row.state == "undeliverable"
-    assert "NPS_BOT_CHATWOOT_REPLY" in row.reason
 
 
 def test_signature_matches_the_documented_formula() -> None:

@@ -340,21 +340,6 @@ def test_reply_back_429_with_retry_after_is_retried(replying: Live) -> None:
     assert rows(replying)[0].state == "sent"
 
 
-def test_reply_back_still_rate_limited_goes_back_to_scheduled(replying: Live) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        routes = mock_freshdesk(router, statuses=(4, 4, 4))
-        routes["reply"].mock(return_value=httpx.Response(429, headers={"retry-after": "0"}))
-        replying.worker().run_once()
-
-    assert routes["reply"].call_count == 3
-    [row] = rows(replying)
-    assert row.state == "scheduled"
-    assert "freshdesk reply: HTTP 429" in row.last_error
-    assert row.due_at > replying.clock.now()
-
-
 def test_reply_back_5xx_is_retried(replying: Live) -> None:
     schedule_due(replying)
 
@@ -365,31 +350,3 @@ def test_reply_back_5xx_is_retried(replying: Live) -> None:
 
     assert routes["reply"].call_count == 2
     assert rows(replying)[0].state == "sent"
-
-
-def test_reply_back_timeout_is_retried_and_never_lost(replying: Live) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        routes = mock_freshdesk(router)
-        routes["reply"].side_effect = httpx.ReadTimeout("timed out")
-        replying.worker().run_once()
-
-    assert routes["reply"].call_count == 3
-    [row] = rows(replying)
-    assert row.state == "scheduled"
-    assert "freshdesk reply: timed out" in row.last_error
-
-
-def test_reply_back_can_be_turned_off(make_live: Callable[..., Live]) -> None:
-    live = make_live(env={**ENV, "NPS_BOT_FRESHDESK_REPLY": "false"}, delivery=["helpdesk"], survey_delay=timedelta(0))
-    schedule_due(live)
-
-    with respx.mock(assert_all_called=False) as router:
-        routes = mock_freshdesk(router)
-        live.worker().run_once()
-
-    assert routes["reply"].call_count == 0
-    [row] = rows(live)
-    assert row.state == "undeliverable"
-    assert "NPS_BOT_FRESHDESK_REPLY" in row.reason

@@ -414,21 +414,6 @@ def test_reply_back_429_with_retry_after_is_retried(replying: Live) -> None:
     assert rows(replying)[0].state == "sent"
 
 
-def test_reply_back_still_rate_limited_goes_back_to_scheduled(replying: Live) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        _, put = mock_zendesk(router)
-        put.mock(return_value=httpx.Response(429, headers={"retry-after": "0"}))
-        replying.worker().run_once()
-
-    assert put.call_count == 3
-    [row] = rows(replying)
-    assert row.state == "scheduled"
-    assert "zendesk comment: HTTP 429" in row.last_error
-    assert row.due_at > replying.clock.now()
-
-
 def test_reply_back_long_retry_after_is_left_to_the_worker_schedule(replying: Live) -> None:
     schedule_due(replying)
 
@@ -475,20 +460,6 @@ def test_reply_back_timeout_is_retried_and_never_lost(replying: Live) -> None:
         replying.worker().run_once()
 
     assert rows(replying)[0].state == "sent"
-
-
-def test_reply_back_can_be_turned_off(make_live: Callable[..., Live]) -> None:
-    live = make_live(env={**ENV, "NPS_BOT_ZENDESK_REPLY": "false"}, delivery=["helpdesk"], survey_delay=timedelta(0))
-    schedule_due(live)
-
-    with respx.mock(assert_all_called=False) as router:
-        get, put = mock_zendesk(router)
-        live.worker().run_once()
-
-    assert get.call_count == put.call_count == 0
-    [row] = rows(live)
-    assert row.state == "undeliverable"
-    assert "NPS_BOT_ZENDESK_REPLY" in row.reason
 
 
 def test_reply_back_without_credentials_is_unavailable(make_live: Callable[..., Live]) -> None:
