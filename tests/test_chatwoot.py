@@ -314,47 +314,6 @@ def test_reply_back_posts_an_outgoing_public_message(replying: Live, caplog: pyt
     assert "cw-api-token" not in caplog.text
 
 
-@pytest.mark.parametrize("status", [401, 404])
-def test_reply_back_vendor_refusal_makes_the_survey_undeliverable(replying: Live, status: int) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        route = mock_chatwoot(router)
-        route.mock(return_value=httpx.Response(status, json={"error": "Resource could not be found"}))
-        replying.worker().run_once()
-
-    [row] = rows(replying)
-    assert row.state == "undeliverable"
-    assert f"chatwoot message: HTTP {status}" in row.reason
-
-
-def test_reply_back_429_with_retry_after_is_retried(replying: Live) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        route = mock_chatwoot(router)
-        route.side_effect = [
-            httpx.Response(429, headers={"retry-after": "0"}),
-            httpx.Response(200, json=fixture("api_message_created.json")),
-        ]
-        replying.worker().run_once()
-
-    assert route.call_count == 2
-    assert rows(replying)[0].state == "sent"
-
-
-def test_reply_back_5xx_is_retried(replying: Live) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        route = mock_chatwoot(router)
-        route.side_effect = [httpx.Response(502), httpx.Response(200, json=fixture("api_message_created.json"))]
-        replying.worker().run_once()
-
-    assert route.call_count == 2
-    assert rows(replying)[0].state == "sent"
-
-
 def test_reply_back_without_account_id_is_unavailable(replying: Live) -> None:
     body = fixture("status_changed_resolved.json")
     body["messages"] = []

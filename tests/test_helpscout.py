@@ -360,20 +360,6 @@ def test_reply_back_skips_a_conversation_that_is_active_again(replying: Live) ->
     assert "active again" in row.reason
 
 
-@pytest.mark.parametrize("status", [401, 404])
-def test_reply_back_vendor_refusal_makes_the_survey_undeliverable(replying: Live, status: int) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        routes = mock_helpscout(router)
-        routes["reply"].mock(return_value=httpx.Response(status, json={"message": "refused"}))
-        replying.worker().run_once()
-
-    [row] = rows(replying)
-    assert row.state == "undeliverable"
-    assert f"helpscout reply: HTTP {status}" in row.reason
-
-
 def test_bad_app_credentials_make_the_survey_undeliverable(replying: Live) -> None:
     schedule_due(replying)
 
@@ -386,27 +372,3 @@ def test_bad_app_credentials_make_the_survey_undeliverable(replying: Live) -> No
     [row] = rows(replying)
     assert row.state == "undeliverable"
     assert "helpscout token: HTTP 401" in row.reason
-
-
-def test_reply_back_429_with_retry_after_is_retried(replying: Live) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        routes = mock_helpscout(router)
-        routes["reply"].side_effect = [httpx.Response(429, headers={"retry-after": "1"}), httpx.Response(201)]
-        replying.worker().run_once()
-
-    assert routes["reply"].call_count == 2
-    assert rows(replying)[0].state == "sent"
-
-
-def test_reply_back_5xx_is_retried(replying: Live) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        routes = mock_helpscout(router)
-        routes["reply"].side_effect = [httpx.Response(503), httpx.Response(201)]
-        replying.worker().run_once()
-
-    assert routes["reply"].call_count == 2
-    assert rows(replying)[0].state == "sent"

@@ -104,3 +104,34 @@ def test_the_reply_setting_turns_posting_off(make_live: Callable[..., Live], ven
     [row] = survey_rows(live)
     assert row.state == "undeliverable"
     assert vendor.setting in row.reason
+
+
+@vendors
+@pytest.mark.parametrize("status", [401, 404])
+def test_vendor_refusal_makes_the_survey_undeliverable(
+    make_live: Callable[..., Live], vendor: Vendor, status: int
+) -> None:
+    live = replying(make_live, vendor)
+    with respx.mock(assert_all_called=False) as router:
+        route = vendor.reply_route(router)
+        route.mock(return_value=httpx.Response(status, json={"error": "refused"}))
+        live.worker().run_once()
+
+    [row] = survey_rows(live)
+    assert row.state == "undeliverable"
+    assert f"{vendor.what}: HTTP {status}" in row.reason
+
+
+@vendors
+@pytest.mark.parametrize("failure", [429, 502], ids=["rate-limited", "server-error"])
+def test_a_passing_failure_is_retried_within_the_call(
+    make_live: Callable[..., Live], vendor: Vendor, failure: int
+) -> None:
+    live = replying(make_live, vendor)
+    with respx.mock(assert_all_called=False) as router:
+        route = vendor.reply_route(router)
+        route.side_effect = [httpx.Response(failure, headers={"retry-after": "0"}), route.return_value]
+        live.worker().run_once()
+
+    assert route.call_count == 2
+    assert survey_rows(live)[0].state == "sent"

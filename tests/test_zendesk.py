@@ -399,21 +399,6 @@ def test_reply_back_skips_tickets_that_are_no_longer_solved(replying: Live, stat
     assert words in row.reason
 
 
-def test_reply_back_429_with_retry_after_is_retried(replying: Live) -> None:
-    schedule_due(replying)
-
-    with respx.mock(assert_all_called=False) as router:
-        _, put = mock_zendesk(router)
-        put.side_effect = [
-            httpx.Response(429, headers={"retry-after": "0"}),
-            httpx.Response(200, json=fixture("api_ticket_update.json")),
-        ]
-        replying.worker().run_once()
-
-    assert put.call_count == 2
-    assert rows(replying)[0].state == "sent"
-
-
 def test_reply_back_long_retry_after_is_left_to_the_worker_schedule(replying: Live) -> None:
     schedule_due(replying)
 
