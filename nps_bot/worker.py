@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from nps_bot.app import AppContext
 from nps_bot.models import OutgoingSurvey, SurveyState
-from nps_bot.ports import DeliveryRetry, DeliveryUnavailable
+from nps_bot.ports import DeliveryChannel, DeliveryRetry, DeliveryUnavailable
 from nps_bot.store import claims
 
 log = logging.getLogger(__name__)
@@ -53,14 +53,21 @@ class Worker:
         if not ids:
             return 0
         batch = claims.load_outgoing(self.ctx.engine, ids, s.company_name, s.public_url)
+        channels = self.ctx.delivery_channels()  # once per batch, not per survey
         for survey, customer_key, expires_at in batch:
             try:
-                self._handle(survey, customer_key, expires_at)
+                self._handle(survey, customer_key, expires_at, channels)
             except Exception:  # one bad survey must not stop the batch; its lease lets it retry
                 log.exception("survey %d: unexpected error while delivering", survey.id)
         return len(batch)
 
-    def _handle(self, survey: OutgoingSurvey, customer_key: str | None, expires_at: datetime | None) -> None:
+    def _handle(
+        self,
+        survey: OutgoingSurvey,
+        customer_key: str | None,
+        expires_at: datetime | None,
+        channels: list[DeliveryChannel],
+    ) -> None:
         now = self.ctx.clock.now()
         engine = self.ctx.engine
         if expires_at and now >= expires_at:
@@ -85,7 +92,7 @@ class Worker:
             )
             return
         reasons: list[str] = []
-        for channel in self.ctx.delivery_channels():
+        for channel in channels:
             try:
                 delivered = channel.deliver(survey)
             except DeliveryUnavailable as exc:

@@ -36,6 +36,7 @@ class SlackIntegration:
         self.handler = None
         self.client: WebClient | None = None
         self.alerts: AlertListener | None = None
+        self.jobs: list[PeriodicJob] = []
         if self.configured:
             # Socket Mode connections are not signed; over HTTP, Bolt checks the signing secret.
             secret = settings.signing_secret or ""
@@ -44,6 +45,8 @@ class SlackIntegration:
             self.client = web_client(settings)
             admins = frozenset(settings.admins) | frozenset(ctx.settings.admins)
             self.alerts = AlertListener(ctx, self.client)
+            # Built once: the worker asks for them on every poll.
+            self.jobs = [DigestJob(ctx, self.client), AlertRetryJob(ctx, self.client)]
             self.bolt = build_bolt_app(ctx, async_web_client(settings), secret, self.client, admins)
             self.handler = AsyncSlackRequestHandler(self.bolt)
         else:
@@ -57,9 +60,7 @@ class SlackIntegration:
             self.alerts.on_answer(answer)
 
     def periodic_jobs(self) -> Sequence[PeriodicJob]:
-        if not self.client:
-            return []
-        return [DigestJob(self.ctx, self.client), AlertRetryJob(self.ctx, self.client)]
+        return self.jobs
 
     def routes(self) -> Sequence[BaseRoute]:
         async def events(request: Request) -> Response:
