@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib.metadata import entry_points
@@ -69,25 +68,22 @@ class AppContext:
         ctx = cls(settings, engine, clock, SurveyService(engine, policy, clock, settings.default_language))
         if load_integrations:
             ctx.load_integrations()
-        from nps_bot.outbound import OutboundListener, OutboxJob
+        from nps_bot.outbound import OutboundListener, OutboxJob  # imports this module: import late
 
         ctx.integrations.setdefault("outbound-webhooks", OutboundListener(ctx))
         ctx.extra_jobs.append(OutboxJob(ctx))
         return ctx
 
-    def load_integrations(self, factories: Iterable[tuple[str, Callable[[AppContext], object]]] | None = None) -> None:
+    def load_integrations(self) -> None:
         """Instantiate every registered integration; one that fails to load is logged, not fatal."""
-        if factories is None:
-            factories = [(ep.name, ep.load) for ep in entry_points(group=ENTRY_POINT_GROUP)]  # type: ignore[misc]
-            factories = [(name, _lazy(loader)) for name, loader in factories]
-        for name, factory in factories:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
             try:
-                plugin = factory(self)
+                plugin = ep.load()(self)
             except Exception:
-                log.exception("integration %r failed to load; it is disabled", name)
+                log.exception("integration %r failed to load; it is disabled", ep.name)
                 continue
             if plugin is not None:
-                self.integrations[name] = plugin
+                self.integrations[ep.name] = plugin
 
     def connector(self, name: str) -> HelpdeskConnector | None:
         plugin = self.integrations.get(name)
@@ -127,7 +123,3 @@ class AppContext:
                 listener.on_answer(answer)
             except Exception:
                 log.exception("answer listener %s failed", type(listener).__name__)
-
-
-def _lazy(loader: Callable[[], Callable[[AppContext], object]]) -> Callable[[AppContext], object]:
-    return lambda ctx: loader()(ctx)
