@@ -321,7 +321,8 @@ def cmd_send(inv: Invocation, args: list[str]) -> Reply:
         customer = Customer(slack_user_id=match.group(1))
         shown = f"<@{match.group(1)}>"
     else:
-        email = (_MAILTO.match(target) or re.match(r"^(.+)$", target)).group(1)  # type: ignore[union-attr]
+        mailto = _MAILTO.match(target)
+        email = mailto.group(1) if mailto else target
         try:
             customer = Customer(email=email)
         except ValueError:
