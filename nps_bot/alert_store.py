@@ -196,19 +196,6 @@ def for_survey(engine: Engine, survey_id: int) -> list[AlertRow]:
         return [AlertRow(**r._mapping) for r in rows]
 
 
-def start_attempt(engine: Engine, alert_id: int, now: datetime) -> bool:
-    """Take a pending alert for one post attempt (lease + attempt count); False when someone else has it."""
-    with engine.begin() as conn:
-        return (
-            conn.execute(
-                alerts.update()
-                .where(alerts.c.id == alert_id, alerts.c.state == PENDING)
-                .values(attempts=alerts.c.attempts + 1, next_attempt_at=now + POST_LEASE, needs_update=False)
-            ).rowcount
-            == 1
-        )
-
-
 def claim_due(engine: Engine, now: datetime, limit: int = 20) -> list[int]:
     """Pending alerts whose retry time has come (or whose poster died), leased to the caller."""
     pick = (
