@@ -18,9 +18,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from nps_bot.periods import parse_period
-from nps_bot.reports import score_report
-from nps_bot.scoring import NpsCounts, nps_estimate
+from nps_bot.reporting.periods import parse_period
+from nps_bot.reporting.queries import score_report
+from nps_bot.reporting.scoring import NpsCounts, nps_estimate
 from nps_bot.store import create_engine_for, migrate
 from nps_bot.store.schema import responses, surveys
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from nps_bot import signing
 from nps_bot.app import AppContext
 from nps_bot.config import Settings
+from nps_bot.plugin import signing
 from nps_bot.server import BackgroundServer
 from nps_bot.web import create_app
 

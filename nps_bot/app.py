@@ -11,11 +11,10 @@ from sqlalchemy import Engine
 
 from nps_bot.clock import Clock, SystemClock
 from nps_bot.config import Settings
-from nps_bot.console import ConsoleChannel
-from nps_bot.helpdesk_reply import HelpdeskReplyChannel
+from nps_bot.delivery.console import ConsoleChannel
+from nps_bot.delivery.helpdesk_reply import HelpdeskReplyChannel
 from nps_bot.models import Answer
-from nps_bot.policy import SurveyPolicy
-from nps_bot.ports import (
+from nps_bot.plugin.ports import (
     AnswerListener,
     DeliveryChannel,
     HelpdeskConnector,
@@ -24,7 +23,8 @@ from nps_bot.ports import (
     ProvidesPeriodicJobs,
 )
 from nps_bot.store import create_engine_for, migrate
-from nps_bot.surveys import SurveyService
+from nps_bot.surveys.policy import SurveyPolicy
+from nps_bot.surveys.service import SurveyService
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "nps_bot.integrations"
@@ -68,7 +68,7 @@ class AppContext:
         ctx = cls(settings, engine, clock, SurveyService(engine, policy, clock, settings.default_language))
         if load_integrations:
             ctx.load_integrations()
-        from nps_bot.outbound import OutboundListener, OutboxJob  # imports this module: import late
+        from nps_bot.followups.outbox import OutboundListener, OutboxJob  # imports this module: import late
 
         ctx.integrations.setdefault("outbound-webhooks", OutboundListener(ctx))
         ctx.extra_jobs.append(OutboxJob(ctx))

@@ -9,7 +9,7 @@ import threading
 
 from nps_bot import logs
 from nps_bot.config import Settings
-from nps_bot.periods import PERIOD_HELP
+from nps_bot.reporting.periods import PERIOD_HELP
 
 log = logging.getLogger("nps_bot")
 
@@ -39,7 +39,7 @@ def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
 
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
     from nps_bot.app import AppContext
-    from nps_bot.worker import Worker
+    from nps_bot.delivery.worker import Worker
 
     ctx = AppContext.build(settings)
     stop = threading.Event()
@@ -68,8 +68,8 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from nps_bot.app import AppContext
-    from nps_bot.digests import build_digest, render_text
-    from nps_bot.periods import parse_period
+    from nps_bot.followups.digests import build_digest, render_text
+    from nps_bot.reporting.periods import parse_period
 
     ctx = AppContext.build(settings, load_integrations=False)
     now = ctx.clock.now()
@@ -90,7 +90,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from nps_bot.app import AppContext
-    from nps_bot.ports import Importer
+    from nps_bot.plugin.ports import Importer
 
     ctx = AppContext.build(settings)
     importer = ctx.integrations.get(args.source)

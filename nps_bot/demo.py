@@ -16,15 +16,16 @@ from pathlib import Path
 
 import httpx
 
-from nps_bot import signing
 from nps_bot.app import AppContext
 from nps_bot.config import Settings
-from nps_bot.periods import parse_period
-from nps_bot.report_text import render
-from nps_bot.reports import score_report
+from nps_bot.delivery.worker import Worker
+from nps_bot.plugin import signing
+from nps_bot.reporting.periods import parse_period
+from nps_bot.reporting.queries import score_report
+from nps_bot.reporting.scoring import classify
+from nps_bot.reporting.text import render
 from nps_bot.server import BackgroundServer
 from nps_bot.web import create_app
-from nps_bot.worker import Worker
 
 TEAMS = {"Billing": (8.6, 1.6), "Technical": (7.4, 2.4), "Onboarding": (9.0, 1.0), "Sales": (6.5, 2.8)}
 AGENTS = ["Ona", "Jonas", "Liga", "Mart", "Olena", "Bence"]
@@ -104,7 +105,7 @@ def run_demo(tickets: int = 50, seed: int = 7) -> str:
                 mean, spread = TEAMS[team]
                 score = max(0, min(10, round(rnd.gauss(mean, spread))))
                 http.get(f"/s/{token}", params={"score": score}).raise_for_status()
-                group = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+                group = classify(score)
                 if rnd.random() < 0.6:
                     http.post(f"/s/{token}/comment", data={"comment": rnd.choice(COMMENTS[group])}).raise_for_status()
                 answered += 1

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SurveyKind = Literal["nps", "csat", "ces"]
+# Answer scale (lowest, highest) of each kind: the one definition every module uses.
+SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 TicketEvent = Literal["closed", "reopened"]
 
 _SHORT = 255

@@ -16,10 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from nps_bot.app import AppContext
+from nps_bot.delivery.worker import Worker
 from nps_bot.models import ScheduleOutcome
-from nps_bot.ports import Parsed, ProvidesLifespan, ProvidesRoutes, WebhookError, WebhookRequest
-from nps_bot.survey_page import survey_page_routes
-from nps_bot.worker import Worker
+from nps_bot.plugin.ports import Parsed, ProvidesLifespan, ProvidesRoutes, WebhookError, WebhookRequest
+from nps_bot.surveys.page import survey_page_routes
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def create_app(ctx: AppContext) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/webhooks/{connector}", webhook, methods=["POST"]),
-        *survey_page_routes(ctx),
+        *survey_page_routes(ctx.surveys, ctx.notify_answer, ctx.settings.company_name),
     ]
     for plugin in ctx.integrations.values():
         if isinstance(plugin, ProvidesRoutes):

@@ -16,13 +16,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from nps_bot import signing
 from nps_bot.app import AppContext
 from nps_bot.clock import ManualClock
 from nps_bot.config import Settings
+from nps_bot.delivery.worker import Worker
+from nps_bot.plugin import signing
 from nps_bot.server import BackgroundServer
 from nps_bot.web import create_app
-from nps_bot.worker import Worker
 from tests.fakes.slack_api import FakeSlack, fake_slack  # noqa: F401
 
 GENERIC_SECRET = "test-generic-secret"
@@ -158,7 +158,7 @@ def generic_event(n: int = 1, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Vendor API retries without real sleeps: the exponential wait inside nps_bot.http becomes zero."""
-    import nps_bot.http
+    """Vendor API retries without real sleeps: the exponential wait inside nps_bot.plugin.http becomes zero."""
+    import nps_bot.plugin.http
 
-    monkeypatch.setattr(nps_bot.http, "backoff", lambda _state: 0.0)
+    monkeypatch.setattr(nps_bot.plugin.http, "backoff", lambda _state: 0.0)

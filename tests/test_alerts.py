@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from integrations.slack.alerts import AlertListener
-from nps_bot import alert_store, subscriptions
+from nps_bot.followups import alerts as alert_store
+from nps_bot.followups import subscriptions
 from nps_bot.models import Answer
 from nps_bot.store.schema import alerts, outbox, surveys
 from nps_bot.store.schema import subscriptions as subscriptions_table

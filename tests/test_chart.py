@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 from datetime import UTC, datetime, timedelta
 
-from nps_bot.chart import render_trend_png
-from nps_bot.reports import TrendPoint
-from nps_bot.scoring import NpsCounts
+from nps_bot.reporting.chart import render_trend_png
+from nps_bot.reporting.queries import TrendPoint
+from nps_bot.reporting.scoring import NpsCounts
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from nps_bot import subscriptions
+from nps_bot.followups import subscriptions
 from tests.conftest import SLACK_SIGNING_SECRET, Live, generic_event
 from tests.fakes.slack_api import FakeSlack
 from tests.slack_requests import signed_post, slash_command

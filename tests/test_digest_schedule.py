@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nps_bot import digest_schedule as ds
-from nps_bot import subscriptions
+from nps_bot.followups import schedule as ds
+from nps_bot.followups import subscriptions
+from nps_bot.followups.subscriptions import Subscription
 from nps_bot.store import create_engine_for, migrate
-from nps_bot.subscriptions import Subscription
 
 
 def sub(cron: str, tz: str = "Europe/Vilnius", created: datetime | None = None) -> Subscription:

@@ -12,21 +12,21 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 
 from integrations.slack.digest import DigestJob, digest_blocks
-from nps_bot import digest_schedule as ds
-from nps_bot import subscriptions
 from nps_bot.app import AppContext
 from nps_bot.clock import ManualClock
 from nps_bot.config import Settings
-from nps_bot.digest_schedule import latest_slot, runs
-from nps_bot.digests import Digest, build_digest, render_text
+from nps_bot.delivery import claims
+from nps_bot.delivery.worker import Worker
+from nps_bot.followups import schedule as ds
+from nps_bot.followups import subscriptions
+from nps_bot.followups.digests import Digest, build_digest, render_text
+from nps_bot.followups.schedule import latest_slot, runs
+from nps_bot.followups.subscriptions import Subscription
 from nps_bot.models import Agent, Customer, Interaction
-from nps_bot.periods import parse_period
-from nps_bot.reports import CommentRow, FollowUp, ScoreReport, SegmentStats, TrendPoint
-from nps_bot.scoring import NpsCounts
-from nps_bot.store import claims
+from nps_bot.reporting.periods import parse_period
+from nps_bot.reporting.queries import CommentRow, FollowUp, ScoreReport, SegmentStats, TrendPoint
+from nps_bot.reporting.scoring import NpsCounts
 from nps_bot.store.schema import alerts, surveys
-from nps_bot.subscriptions import Subscription
-from nps_bot.worker import Worker
 from tests.fakes.slack_api import FakeSlack
 
 START = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # a Friday

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from nps_bot import i18n
 from nps_bot.store.schema import responses, surveys, webhook_events
+from nps_bot.surveys import i18n
 from tests.conftest import GENERIC_SECRET, SLACK_SIGNING_SECRET, Live, generic_event
 from tests.fakes.slack_api import FakeSlack
 from tests.slack_requests import block_action, dm_event, signed_post, slash_command, view_submission
@@ -219,7 +219,7 @@ def test_long_rate_limit_reschedules(live: Live, fake_slack: FakeSlack) -> None:
 
 
 def test_a_killed_workers_survey_is_picked_up_again(live: Live, fake_slack: FakeSlack) -> None:
-    from nps_bot.store import claims
+    from nps_bot.delivery import claims
 
     live.post_generic(generic_event(1))
     live.clock.advance(timedelta(hours=1))
@@ -269,7 +269,7 @@ def test_without_a_slack_token_the_console_channel_delivers(
     live = make_live()
     live.post_generic(generic_event(1))
     live.clock.advance(timedelta(hours=1))
-    with caplog.at_level("INFO", logger="nps_bot.console"):
+    with caplog.at_level("INFO", logger="nps_bot.delivery.console"):
         live.worker().run_once()
     row = survey_row(live)
     assert (row.state, row.delivery_channel) == ("sent", "console")

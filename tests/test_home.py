@@ -9,7 +9,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from integrations.slack.alerts import AlertListener
-from nps_bot import reports, subscriptions
+from nps_bot.followups import subscriptions
+from nps_bot.reporting import queries as reports
 from nps_bot.store.schema import surveys
 from tests.conftest import SLACK_SIGNING_SECRET, Live, generic_event
 from tests.fakes.slack_api import FakeSlack

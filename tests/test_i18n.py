@@ -1,4 +1,4 @@
-"""Tests for nps_bot.i18n: catalog consistency, Slack length limits, negotiation and lookup fallbacks."""
+"""Tests for nps_bot.surveys.i18n: catalog consistency, Slack length limits, negotiation and lookup fallbacks."""
 
 from collections.abc import Mapping
 from importlib.resources import files
@@ -7,8 +7,8 @@ from string import Formatter
 import pytest
 from babel.messages.pofile import read_po
 
-from nps_bot import i18n
-from nps_bot.i18n import KEYS, SUPPORTED, catalog, negotiate, t
+from nps_bot.surveys import i18n
+from nps_bot.surveys.i18n import KEYS, SUPPORTED, catalog, negotiate, t
 
 NON_ENGLISH = [lang for lang in SUPPORTED if lang != "en"]
 
@@ -57,7 +57,7 @@ def test_slack_length_limits(lang: str, key: str, limit: int) -> None:
 
 @pytest.mark.parametrize("lang", SUPPORTED)
 def test_po_headers(lang: str) -> None:
-    po_file = files("nps_bot.i18n") / "locales" / lang / "LC_MESSAGES" / "messages.po"
+    po_file = files("nps_bot.surveys.i18n") / "locales" / lang / "LC_MESSAGES" / "messages.po"
     with po_file.open("rb") as fh:
         po = read_po(fh, abort_invalid=True)
     assert str(po.locale) == lang

@@ -20,8 +20,8 @@ from integrations.nicereply import NicereplyIntegration, csat_to_five
 from integrations.nicereply.connector import NicereplyImportError
 from nps_bot import cli
 from nps_bot.models import Answer
-from nps_bot.periods import Period
-from nps_bot.reports import score_report
+from nps_bot.reporting.periods import Period
+from nps_bot.reporting.queries import score_report
 from nps_bot.store.schema import responses, survey_attributes, surveys, webhook_events
 from tests.conftest import Live
 

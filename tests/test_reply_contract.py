@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("no_backoff")
 class Vendor:
     module: ModuleType
     reply_route: Callable[[respx.Router], respx.Route]  # mocks the vendor API, returns the posting route
-    what: str  # how nps_bot.http names the call in errors
+    what: str  # how nps_bot.plugin.http names the call in errors
     setting: str
 
     @property

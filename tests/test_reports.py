@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from nps_bot import report_text
-from nps_bot.periods import Period, parse_period
-from nps_bot.reports import (
+from nps_bot.reporting import text as report_text
+from nps_bot.reporting.periods import Period, parse_period
+from nps_bot.reporting.queries import (
     follow_up_stats,
     group_bounds,
     proportion_change,
@@ -19,10 +19,10 @@ from nps_bot.reports import (
     week_start,
     weekly_trend,
 )
-from nps_bot.scoring import nps_change
+from nps_bot.reporting.scoring import nps_change
 from nps_bot.store import create_engine_for, migrate
 from nps_bot.store.schema import alerts, customers, responses, subscriptions, survey_attributes, survey_tags, surveys
-from nps_bot.wording import SCALES, sentiment
+from nps_bot.surveys.wording import SCALES, sentiment
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 MONDAY = datetime(2026, 11, 16, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Tests for nps_bot.scoring: hand-worked examples plus properties that must hold for any counts."""
+"""Tests for nps_bot.reporting.scoring: hand-worked examples plus properties that must hold for any counts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nps_bot.scoring import (
+from nps_bot.reporting.scoring import (
     Change,
     Estimate,
     NpsCounts,

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from nps_bot.app import AppContext
 from nps_bot.clock import ManualClock
 from nps_bot.config import Settings
+from nps_bot.delivery import claims
 from nps_bot.models import Customer, Interaction
-from nps_bot.periods import parse_period
-from nps_bot.reports import score_report
-from nps_bot.store import claims
+from nps_bot.reporting.periods import parse_period
+from nps_bot.reporting.queries import score_report
 from nps_bot.store.schema import responses, surveys
-from nps_bot.surveys import SurveyNotOpen
+from nps_bot.surveys.service import SurveyNotOpen
 
 START = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from integrations.chatwoot.connector import ChatwootConnector
 from integrations.chatwoot.settings import ChatwootSettings
-from nps_bot.app import AppContext
+from nps_bot.plugin.ports import Host
 
 __all__ = ["ChatwootConnector", "ChatwootSettings", "create"]
 
 
-def create(app: AppContext) -> ChatwootConnector:
+def create(app: Host) -> ChatwootConnector:
     return ChatwootConnector(ChatwootSettings(), tolerance=app.settings.webhook_tolerance.total_seconds())

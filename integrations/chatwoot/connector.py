@@ -11,11 +11,11 @@ from pydantic import ValidationError
 
 from integrations.chatwoot import payloads as p
 from integrations.chatwoot.settings import ChatwootSettings
-from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.ports import BadPayload, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest, describe
-from nps_bot.survey_text import as_markdown
-from nps_bot.templating import language_code
+from nps_bot.plugin.http import LazyClient, send
+from nps_bot.plugin.payloads import language_code
+from nps_bot.plugin.ports import BadPayload, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest, describe
+from nps_bot.surveys.text import as_markdown
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "x-chatwoot-signature"

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from integrations.freshdesk.connector import FreshdeskConnector
 from integrations.freshdesk.settings import FreshdeskSettings
-from nps_bot.app import AppContext
+from nps_bot.plugin.ports import Host
 
 __all__ = ["FreshdeskConnector", "FreshdeskSettings", "create"]
 
 
-def create(app: AppContext) -> FreshdeskConnector:
+def create(app: Host) -> FreshdeskConnector:
     return FreshdeskConnector(FreshdeskSettings())

@@ -11,9 +11,10 @@ from pydantic import ValidationError
 
 from integrations.freshdesk import payloads as p
 from integrations.freshdesk.settings import FreshdeskSettings
-from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.ports import (
+from nps_bot.plugin.http import LazyClient, send
+from nps_bot.plugin.payloads import clean, language_code, parse_time
+from nps_bot.plugin.ports import (
     BadPayload,
     DeliveryRetry,
     DeliveryUnavailable,
@@ -23,8 +24,7 @@ from nps_bot.ports import (
     describe,
     json_object,
 )
-from nps_bot.survey_text import as_html
-from nps_bot.templating import clean, language_code, parse_time
+from nps_bot.surveys.text import as_html
 
 log = logging.getLogger(__name__)
 TOKEN_HEADER = "x-nps-token"

@@ -6,10 +6,10 @@ Body schema and signature are documented in README.md ("Generic webhook").
 from __future__ import annotations
 
 from integrations.generic.connector import GenericConnector, GenericSettings
-from nps_bot.app import AppContext
+from nps_bot.plugin.ports import Host
 
 __all__ = ["GenericConnector", "GenericSettings", "create"]
 
 
-def create(app: AppContext) -> GenericConnector:
+def create(app: Host) -> GenericConnector:
     return GenericConnector(GenericSettings(), tolerance=app.settings.webhook_tolerance.total_seconds())

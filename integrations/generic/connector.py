@@ -8,8 +8,8 @@ from pydantic_settings import BaseSettings
 
 from nps_bot.config import CsvList, base_config
 from nps_bot.models import Agent, Customer, Interaction, SurveyKind
-from nps_bot.ports import BadPayload, Parsed, Unauthorized, WebhookRequest, describe, json_object
-from nps_bot.signing import HEADER, SignatureError, verify
+from nps_bot.plugin.ports import BadPayload, Parsed, Unauthorized, WebhookRequest, describe, json_object
+from nps_bot.plugin.signing import HEADER, SignatureError, verify
 
 CLOSED_EVENTS = {"ticket.closed", "ticket.solved", "ticket.resolved"}
 REOPENED_EVENTS = {"ticket.reopened"}

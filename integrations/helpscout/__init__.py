@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from integrations.helpscout.connector import HelpScoutConnector
 from integrations.helpscout.settings import HelpScoutSettings
-from nps_bot.app import AppContext
+from nps_bot.plugin.ports import Host
 
 __all__ = ["HelpScoutConnector", "HelpScoutSettings", "create"]
 
 
-def create(app: AppContext) -> HelpScoutConnector:
+def create(app: Host) -> HelpScoutConnector:
     return HelpScoutConnector(HelpScoutSettings())

@@ -13,9 +13,10 @@ from pydantic import ValidationError
 
 from integrations.helpscout import payloads as p
 from integrations.helpscout.settings import HelpScoutSettings
-from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.ports import (
+from nps_bot.plugin.http import LazyClient, send
+from nps_bot.plugin.payloads import language_code, parse_time
+from nps_bot.plugin.ports import (
     BadPayload,
     DeliveryRetry,
     DeliveryUnavailable,
@@ -25,8 +26,7 @@ from nps_bot.ports import (
     describe,
     json_object,
 )
-from nps_bot.survey_text import as_html
-from nps_bot.templating import language_code, parse_time
+from nps_bot.surveys.text import as_html
 
 log = logging.getLogger(__name__)
 WEB_URL = "https://secure.helpscout.net/conversation/{id}/{number}/"

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from integrations.intercom.connector import IntercomConnector
 from integrations.intercom.settings import IntercomSettings
-from nps_bot.app import AppContext
+from nps_bot.plugin.ports import Host
 
 __all__ = ["IntercomConnector", "IntercomSettings", "create"]
 
 
-def create(app: AppContext) -> IntercomConnector:
+def create(app: Host) -> IntercomConnector:
     return IntercomConnector(IntercomSettings())

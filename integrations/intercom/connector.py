@@ -12,9 +12,10 @@ from pydantic import ValidationError
 
 from integrations.intercom import payloads as p
 from integrations.intercom.settings import IntercomSettings
-from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.ports import (
+from nps_bot.plugin.http import LazyClient, send
+from nps_bot.plugin.payloads import language_code
+from nps_bot.plugin.ports import (
     BadPayload,
     DeliveryRetry,
     DeliveryUnavailable,
@@ -24,8 +25,7 @@ from nps_bot.ports import (
     describe,
     json_object,
 )
-from nps_bot.survey_text import as_html
-from nps_bot.templating import language_code
+from nps_bot.surveys.text import as_html
 
 log = logging.getLogger(__name__)
 INBOX_URL = "https://app.intercom.com/a/apps/{app_id}/conversations/{id}"

@@ -6,10 +6,10 @@ Setup, settings and what is verified: README.md ("Help-desk connectors").
 from __future__ import annotations
 
 from integrations.liveagent.connector import LiveAgentConnector, LiveAgentSettings
-from nps_bot.app import AppContext
+from nps_bot.plugin.ports import Host
 
 __all__ = ["LiveAgentConnector", "LiveAgentSettings", "create"]
 
 
-def create(app: AppContext) -> LiveAgentConnector:
+def create(app: Host) -> LiveAgentConnector:
     return LiveAgentConnector(LiveAgentSettings())

@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings
 
 from nps_bot.config import CsvList, base_config
-from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, SurveyKind
-from nps_bot.ports import (
+from nps_bot.plugin.http import LazyClient, send
+from nps_bot.plugin.ports import (
     BadPayload,
     DeliveryRetry,
     DeliveryUnavailable,
@@ -37,7 +37,7 @@ from nps_bot.ports import (
     describe,
     json_object,
 )
-from nps_bot.survey_text import as_text
+from nps_bot.surveys.text import as_text
 
 log = logging.getLogger(__name__)
 

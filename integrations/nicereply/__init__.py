@@ -5,10 +5,10 @@ from a relay at POST /webhooks/nicereply. Setup and what is verified: README.md 
 from __future__ import annotations
 
 from integrations.nicereply.connector import NicereplyIntegration, NicereplySettings, csat_to_five
-from nps_bot.app import AppContext
+from nps_bot.plugin.ports import Host
 
 __all__ = ["NicereplyIntegration", "NicereplySettings", "create", "csat_to_five"]
 
 
-def create(app: AppContext) -> NicereplyIntegration:
+def create(app: Host) -> NicereplyIntegration:
     return NicereplyIntegration(app, NicereplySettings())

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from math import floor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -31,14 +31,19 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings
 
 from nps_bot.config import CsvList, base_config
-from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Interaction, SurveyKind
-from nps_bot.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest
+from nps_bot.plugin.http import LazyClient, send
+from nps_bot.plugin.ports import (
+    BadPayload,
+    DeliveryRetry,
+    DeliveryUnavailable,
+    Host,
+    Parsed,
+    Unauthorized,
+    WebhookRequest,
+)
 from nps_bot.store.schema import responses, surveys
-from nps_bot.surveys import MAX_COMMENT, SurveyError
-
-if TYPE_CHECKING:
-    from nps_bot.app import AppContext
+from nps_bot.surveys.service import MAX_COMMENT, SurveyError
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +237,7 @@ class NicereplyIntegration:
     name = "nicereply"
     client = LazyClient()
 
-    def __init__(self, ctx: AppContext, settings: NicereplySettings, client: httpx.Client | None = None) -> None:
+    def __init__(self, ctx: Host, settings: NicereplySettings, client: httpx.Client | None = None) -> None:
         self.ctx = ctx
         self.settings = settings
         self.client = client

@@ -18,9 +18,8 @@ from integrations.slack.clients import async_web_client, web_client
 from integrations.slack.delivery import SlackDmChannel
 from integrations.slack.digest import DigestJob
 from integrations.slack.settings import SlackSettings
-from nps_bot.app import AppContext
 from nps_bot.models import Answer
-from nps_bot.ports import DeliveryChannel, PeriodicJob
+from nps_bot.plugin.ports import DeliveryChannel, Host, PeriodicJob
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ log = logging.getLogger(__name__)
 class SlackIntegration:
     name = "slack"
 
-    def __init__(self, ctx: AppContext, settings: SlackSettings) -> None:
+    def __init__(self, ctx: Host, settings: SlackSettings) -> None:
         self.ctx = ctx
         self.settings = settings
         self.configured = bool(settings.bot_token)
@@ -86,5 +85,5 @@ class SlackIntegration:
             await socket.close_async()
 
 
-def create(ctx: AppContext) -> SlackIntegration:
+def create(ctx: Host) -> SlackIntegration:
     return SlackIntegration(ctx, SlackSettings())

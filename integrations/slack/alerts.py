@@ -1,7 +1,7 @@
 """Detractor alerts in Slack: post within seconds of the answer, keep one message per alert up to
 date (comment, changed score, who follows up, outcome), and close the loop from its buttons.
 
-The database is the source of truth (nps_bot.alert_store); a post that fails stays pending and
+The database is the source of truth (nps_bot.followups.alerts); a post that fails stays pending and
 AlertRetryJob retries it with the worker's backoff, so Slack outages delay alerts but lose none.
 """
 
@@ -18,11 +18,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from integrations.slack.blocks import Blocks, escape
-from nps_bot import alert_store, outbound
-from nps_bot.alert_store import AlertRow, SurveyDetails
-from nps_bot.app import AppContext
+from nps_bot.followups import alerts as alert_store
+from nps_bot.followups import outbox as outbound
+from nps_bot.followups.alerts import AlertRow, SurveyDetails
+from nps_bot.followups.subscriptions import Subscription, list_for
 from nps_bot.models import Answer
-from nps_bot.subscriptions import Subscription, list_for
+from nps_bot.plugin.ports import Host
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def outcome_modal(alert_id: int) -> dict[str, Any]:
 
 
 class AlertService:
-    def __init__(self, ctx: AppContext, client: WebClient) -> None:
+    def __init__(self, ctx: Host, client: WebClient) -> None:
         self.ctx = ctx
         self.client = client
 
@@ -210,7 +211,7 @@ class AlertService:
         return True
 
     def _post_failed(self, alert: AlertRow, attempts: int, exc: Exception) -> None:
-        from nps_bot.worker import backoff
+        from nps_bot.delivery.worker import backoff
 
         reason = _error(exc)
         if attempts >= MAX_ATTEMPTS:
@@ -240,7 +241,7 @@ class AlertService:
         return True
 
     def _update_failed(self, alert: AlertRow, exc: Exception) -> None:
-        from nps_bot.worker import backoff
+        from nps_bot.delivery.worker import backoff
 
         reason = _error(exc)
         attempts = alert.attempts + 1
@@ -295,11 +296,11 @@ def _retry_after(exc: Exception) -> float | None:
 
 
 class AlertListener:
-    """AnswerListener for AppContext: every score/comment may create or update Slack alerts."""
+    """AnswerListener for Host: every score/comment may create or update Slack alerts."""
 
     name = "slack-alerts"
 
-    def __init__(self, ctx: AppContext, client: WebClient) -> None:
+    def __init__(self, ctx: Host, client: WebClient) -> None:
         self.service = AlertService(ctx, client)
 
     def on_answer(self, answer: Answer) -> None:
@@ -311,7 +312,7 @@ class AlertRetryJob:
 
     name = "slack-alert-retry"
 
-    def __init__(self, ctx: AppContext, client: WebClient) -> None:
+    def __init__(self, ctx: Host, client: WebClient) -> None:
         self.ctx = ctx
         self.service = AlertService(ctx, client)
 
@@ -330,7 +331,7 @@ class AlertRetryJob:
 # -- Bolt listeners ----------------------------------------------------------------------------
 
 
-def register_alert_handlers(app: AsyncApp, ctx: AppContext, sync_client: WebClient) -> AlertService:
+def register_alert_handlers(app: AsyncApp, ctx: Host, sync_client: WebClient) -> AlertService:
     service = AlertService(ctx, sync_client)
 
     async def tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from nps_bot import i18n
 from nps_bot.models import Answer, OutgoingSurvey, SurveyKind
-from nps_bot.report_text import headline, segment_table, split
-from nps_bot.reports import ScoreReport
-from nps_bot.wording import QUESTION_KEYS, followup_key, scale
+from nps_bot.reporting.queries import ScoreReport
+from nps_bot.reporting.text import headline, segment_table, split
+from nps_bot.surveys import i18n
+from nps_bot.surveys.wording import QUESTION_KEYS, followup_key, scale
 
 SCORE_ACTION_PREFIX = "nps_score_"
 COMMENT_ACTION = "nps_comment"

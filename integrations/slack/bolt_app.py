@@ -28,15 +28,15 @@ from integrations.slack.blocks import (
 )
 from integrations.slack.chat_answers import ChatAnswers
 from integrations.slack.home import register_home
-from nps_bot.app import AppContext
 from nps_bot.models import Answer
-from nps_bot.surveys import SurveyError
+from nps_bot.plugin.ports import Host
+from nps_bot.surveys.service import SurveyError
 
 log = logging.getLogger(__name__)
 
 
 def build_bolt_app(
-    ctx: AppContext, client: AsyncWebClient, signing_secret: str, sync_client: WebClient, admins: frozenset[str]
+    ctx: Host, client: AsyncWebClient, signing_secret: str, sync_client: WebClient, admins: frozenset[str]
 ) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
     company = ctx.settings.company_name

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import re
 
-from nps_bot import i18n
-from nps_bot.app import AppContext
 from nps_bot.models import ANSWERED_STATES, Answer
-from nps_bot.surveys import MAX_COMMENT, SurveyError, current_answer, latest_delivered
-from nps_bot.wording import followup_key, scale
+from nps_bot.plugin.ports import Host
+from nps_bot.surveys import i18n
+from nps_bot.surveys.service import MAX_COMMENT, SurveyError, current_answer, latest_delivered
+from nps_bot.surveys.wording import followup_key, scale
 
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.!]?\s*$")
 
 
 class ChatAnswers:
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: Host) -> None:
         self.ctx = ctx
 
     def current(self, token: str) -> Answer:

@@ -20,11 +20,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from integrations.slack.blocks import Blocks, escape, report_blocks
-from nps_bot import subscriptions
-from nps_bot.app import AppContext
+from nps_bot.followups import subscriptions
 from nps_bot.models import Customer, Interaction
-from nps_bot.periods import PERIOD_HELP, Period, parse_period
-from nps_bot.reports import score_report
+from nps_bot.plugin.ports import Host
+from nps_bot.reporting.periods import PERIOD_HELP, Period, parse_period
+from nps_bot.reporting.queries import score_report
+from nps_bot.reporting.scoring import classify
 from nps_bot.store.schema import customers, responses, survey_tags, surveys
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def usage(error: str | None = None) -> Reply:
 
 @dataclass
 class Invocation:
-    ctx: AppContext
+    ctx: Host
     client: WebClient
     user_id: str
     channel_id: str
@@ -144,7 +145,7 @@ def cmd_score(inv: Invocation, args: list[str]) -> Reply:
 
 
 def cmd_trend(inv: Invocation, args: list[str]) -> Reply:
-    from nps_bot.reports import weekly_trend
+    from nps_bot.reporting.queries import weekly_trend
 
     if len(args) > 1 or (args and not args[0].isdigit()):
         raise Usage("`/nps trend [weeks]`, weeks from 1 to 52")
@@ -178,7 +179,7 @@ def parse_segment(word: str) -> tuple[str, str]:
 
 
 def cmd_comments(inv: Invocation, args: list[str]) -> Reply:
-    from nps_bot.reports import recent_comments
+    from nps_bot.reporting.queries import recent_comments
 
     group, period_text, segment = None, "30d", None
     for word in args:
@@ -251,7 +252,7 @@ def cmd_digest(inv: Invocation, args: list[str]) -> Reply:
             raise Usage("expected `by <segment>` at the end")
         dimension = rest[at + 1]
         rest = rest[:at]
-    from nps_bot.digest_schedule import rule_from_words
+    from nps_bot.followups.schedule import rule_from_words
 
     try:
         cron = rule_from_words(*rest)
@@ -347,7 +348,7 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 
 
-def export_csv(ctx: AppContext, period: Period) -> bytes:
+def export_csv(ctx: Host, period: Period) -> bytes:
     """Answers in the period, one row each (streams rows; exports are not aggregates)."""
     tags = (
         sa.select(sa.func.group_concat(survey_tags.c.tag) if ctx.engine.dialect.name == "sqlite"
@@ -371,9 +372,9 @@ def export_csv(ctx: AppContext, period: Period) -> bytes:
     writer.writerow(EXPORT_COLUMNS)
     with ctx.engine.connect() as conn:
         for r in conn.execute(query):
-            group = "promoter" if r.score >= 9 else "passive" if r.score >= 7 else "detractor"
             writer.writerow([
-                r.created_at.isoformat(), r.score, group if r.kind == "nps" else "", r.comment or "", r.kind,
+                r.created_at.isoformat(), r.score, classify(r.score) if r.kind == "nps" else "",
+                r.comment or "", r.kind,
                 r.connector, r.ticket_id, r.ticket_url or "", r.agent_name or "", r.team or "", r.channel or "",
                 r.tags or "", r.language, r.name or "", r.email or "",
             ])  # fmt: skip

@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from integrations.slack.blocks import survey_message
 from nps_bot.models import Delivered, OutgoingSurvey
-from nps_bot.ports import DeliveryRetry, DeliveryUnavailable
+from nps_bot.plugin.ports import DeliveryRetry, DeliveryUnavailable
 
 log = logging.getLogger(__name__)
 

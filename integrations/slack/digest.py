@@ -1,6 +1,6 @@
 """Scheduled channel digests on Slack: Block Kit message, trend chart upload and the job that posts them.
 
-Exactly-once per slot comes from nps_bot.digest_schedule (the digest_runs insert is the claim);
+Exactly-once per slot comes from nps_bot.followups.schedule (the digest_runs insert is the claim);
 this module only decides what to post and records how it went. The message goes first and is
 recorded as posted at once; the chart follows as a file share in the channel. A chart that fails
 is noted on the run, never a reason to post the digest twice.
@@ -18,9 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from integrations.slack.blocks import Blocks, escape
-from nps_bot.app import AppContext
-from nps_bot.digest_schedule import Claim, latest_slot, mark_failed, mark_posted, note_posted, take, zone
-from nps_bot.digests import (
+from nps_bot.followups.digests import (
     Digest,
     arrow,
     build_digest,
@@ -30,9 +28,11 @@ from nps_bot.digests import (
     segment_lines,
     too_few_line,
 )
-from nps_bot.report_text import percent, signed, split
-from nps_bot.scoring import margin_label
-from nps_bot.subscriptions import Subscription, list_for
+from nps_bot.followups.schedule import Claim, latest_slot, mark_failed, mark_posted, note_posted, take, zone
+from nps_bot.followups.subscriptions import Subscription, list_for
+from nps_bot.plugin.ports import Host
+from nps_bot.reporting.scoring import margin_label
+from nps_bot.reporting.text import percent, signed, split
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +150,11 @@ def late_note(sub: Subscription, slot: datetime, now: datetime) -> str | None:
 
 
 class DigestJob:
-    """Posts each Slack digest subscription once per slot (nps_bot.ports.PeriodicJob)."""
+    """Posts each Slack digest subscription once per slot (nps_bot.plugin.ports.PeriodicJob)."""
 
     name = "slack-digests"
 
-    def __init__(self, ctx: AppContext, client: WebClient, owner: str | None = None) -> None:
+    def __init__(self, ctx: Host, client: WebClient, owner: str | None = None) -> None:
         self.ctx = ctx
         self.client = client
         self.owner = (owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}")[:64]

@@ -12,10 +12,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from integrations.slack.blocks import Blocks, escape
-from nps_bot import alert_store, reports
-from nps_bot.app import AppContext
-from nps_bot.periods import parse_period
-from nps_bot.report_text import headline, signed, split
+from nps_bot.followups import alerts as alert_store
+from nps_bot.plugin.ports import Host
+from nps_bot.reporting import queries as reports
+from nps_bot.reporting.periods import parse_period
+from nps_bot.reporting.text import headline, signed, split
 
 log = logging.getLogger(__name__)
 TREND_WEEKS = 8
@@ -43,7 +44,7 @@ def trend_text(engine: Any, now: datetime, weeks: int = TREND_WEEKS) -> str | No
     return "```" + "\n".join(lines) + "```"
 
 
-def home_view(ctx: AppContext, platform: str = "slack") -> dict[str, Any]:
+def home_view(ctx: Host, platform: str = "slack") -> dict[str, Any]:
     now = ctx.clock.now()
     report = reports.score_report(ctx.engine, parse_period("30d", now), min_n=ctx.settings.min_segment_n)
     blocks: Blocks = [
@@ -66,7 +67,7 @@ def home_view(ctx: AppContext, platform: str = "slack") -> dict[str, Any]:
     return {"type": "home", "blocks": blocks[:100]}
 
 
-def register_home(app: AsyncApp, ctx: AppContext) -> None:
+def register_home(app: AsyncApp, ctx: Host) -> None:
     @app.event("app_home_opened")
     async def on_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":

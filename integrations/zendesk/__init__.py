@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from integrations.zendesk.connector import ZendeskConnector
 from integrations.zendesk.settings import ZendeskSettings
-from nps_bot.app import AppContext
+from nps_bot.plugin.ports import Host
 
 __all__ = ["ZendeskConnector", "ZendeskSettings", "create"]
 
 
-def create(app: AppContext) -> ZendeskConnector:
+def create(app: Host) -> ZendeskConnector:
     return ZendeskConnector(ZendeskSettings(), tolerance=app.settings.webhook_tolerance.total_seconds())

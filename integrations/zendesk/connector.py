@@ -9,9 +9,10 @@ from pydantic import ValidationError
 from integrations.zendesk import payloads as p
 from integrations.zendesk.settings import ZendeskSettings
 from integrations.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
-from nps_bot.http import LazyClient, send
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.ports import (
+from nps_bot.plugin.http import LazyClient, send
+from nps_bot.plugin.payloads import clean, language_code, parse_time
+from nps_bot.plugin.ports import (
     BadPayload,
     DeliveryRetry,
     DeliveryUnavailable,
@@ -21,8 +22,7 @@ from nps_bot.ports import (
     describe,
     json_object,
 )
-from nps_bot.survey_text import as_html
-from nps_bot.templating import clean, language_code, parse_time
+from nps_bot.surveys.text import as_html
 
 log = logging.getLogger(__name__)
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"

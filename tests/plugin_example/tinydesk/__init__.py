@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 
 from nps_bot.models import Customer, Interaction
-from nps_bot.ports import Parsed, Unauthorized, WebhookRequest, json_object
+from nps_bot.plugin.ports import Parsed, Unauthorized, WebhookRequest, json_object
 
 TOKEN = "tiny-secret"
 

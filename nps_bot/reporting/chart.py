@@ -11,7 +11,7 @@ import math
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from nps_bot.reports import TrendPoint
+from nps_bot.reporting.queries import TrendPoint
 
 _DPI = 100
 _LINE = "#1f6feb"

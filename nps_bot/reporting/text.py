@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nps_bot.reports import ScoreReport, SegmentStats
-from nps_bot.scoring import Change, margin_label
+from nps_bot.reporting.queries import ScoreReport, SegmentStats
+from nps_bot.reporting.scoring import Change, margin_label
 
 _NAMES = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 

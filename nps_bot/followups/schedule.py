@@ -26,9 +26,9 @@ import sqlalchemy as sa
 from croniter import CroniterError, croniter
 from sqlalchemy import Engine
 
+from nps_bot.followups.subscriptions import Subscription
 from nps_bot.store.schema import digest_runs
 from nps_bot.store.sql import insert_ignore
-from nps_bot.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 

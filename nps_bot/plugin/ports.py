@@ -1,7 +1,7 @@
 """The contracts between the core and integrations (help desks, chat platforms, e-mail...).
 
 An integration is found through the `nps_bot.integrations` entry-point group: the entry point
-names a factory `create(app: AppContext) -> object`, and the object takes on any of the roles
+names a factory `create(host: Host) -> object`, and the object takes on any of the roles
 below by having the matching attributes. The core only ever talks to these protocols.
 """
 
@@ -12,15 +12,16 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from starlette.routing import BaseRoute
 
+from nps_bot.clock import Clock
+from nps_bot.config import Settings
 from nps_bot.models import Answer, Delivered, Interaction, OutgoingSurvey
-
-if TYPE_CHECKING:
-    from nps_bot.app import AppContext
+from nps_bot.surveys.service import SurveyService
 
 
 class WebhookError(Exception):
@@ -118,8 +119,26 @@ class ProvidesDeliveryChannels(Protocol):
     def delivery_channels(self) -> Sequence[DeliveryChannel]: ...
 
 
+class Host(Protocol):
+    """The running service as an integration sees it (`nps_bot.app.AppContext` is the implementation)."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    surveys: SurveyService
+    integrations: dict[str, object]
+
+    def connector(self, name: str) -> HelpdeskConnector | None: ...
+
+    def delivery_channels(self) -> list[DeliveryChannel]: ...
+
+    def periodic_jobs(self) -> list[PeriodicJob]: ...
+
+    def notify_answer(self, answer: Answer) -> None: ...
+
+
 class IntegrationFactory(Protocol):
-    def __call__(self, app: AppContext) -> object: ...
+    def __call__(self, host: Host) -> object: ...
 
 
 @runtime_checkable
@@ -127,7 +146,7 @@ class ReplyPoster(Protocol):
     """A help-desk connector that can post the survey into the ticket the customer used.
 
     Raise DeliveryUnavailable when this ticket cannot take a reply (missing ids, closed for good)
-    and DeliveryRetry for passing failures; nps_bot.http.send does both for you.
+    and DeliveryRetry for passing failures; nps_bot.plugin.http.send does both for you.
     """
 
     name: str

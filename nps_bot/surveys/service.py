@@ -15,26 +15,26 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from nps_bot import i18n
 from nps_bot.clock import Clock
 from nps_bot.models import (
     ANSWERED_STATES,
     PENDING_STATES,
     REACHED_STATES,
+    SCALES,
     Answer,
     Interaction,
     ScheduleOutcome,
     SurveyRef,
     SurveyState,
 )
-from nps_bot.policy import SurveyPolicy
 from nps_bot.store.schema import customers, responses, survey_attributes, survey_tags, surveys, webhook_events
 from nps_bot.store.sql import insert_ignore, upsert
+from nps_bot.surveys import i18n
+from nps_bot.surveys.policy import SurveyPolicy
 
 log = logging.getLogger(__name__)
 
 MAX_COMMENT = 3000
-_SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 # A survey in one of these states no longer stops the customer being surveyed again.
 _NOT_THROTTLING = (SurveyState.SUPPRESSED, SurveyState.FAILED, SurveyState.UNDELIVERABLE)
 
@@ -268,7 +268,7 @@ class SurveyService:
         Idempotent on (connector, ticket id, kind): importing the same rating again updates it.
         Returns the answer and whether it was new.
         """
-        low, high = _SCALES[interaction.kind]
+        low, high = SCALES[interaction.kind]
         if not low <= score <= high:
             raise SurveyError(f"score must be a whole number from {low} to {high}")
         now = self.clock.now()
@@ -367,7 +367,7 @@ class SurveyService:
         now = self.clock.now()
         with self.engine.begin() as conn:
             ref = self._ref(conn, token, for_update=True)
-            low, high = _SCALES[ref.kind]
+            low, high = SCALES[ref.kind]
             if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
                 raise SurveyError(f"score must be a whole number from {low} to {high}")
             if ref.state not in (REACHED_STATES | {SurveyState.SENDING}):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nps_bot.models import Delivered, OutgoingSurvey
-from nps_bot.ports import DeliveryUnavailable, ReplyPoster
+from nps_bot.plugin.ports import DeliveryUnavailable, ReplyPoster
 
 
 class HelpdeskReplyChannel:

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from nps_bot.models import ANSWERED_STATES, REACHED_STATES
-from nps_bot.periods import Period
-from nps_bot.scoring import (
+from nps_bot.models import ANSWERED_STATES, REACHED_STATES, SCALES
+from nps_bot.reporting.periods import Period
+from nps_bot.reporting.scoring import (
     Change,
     Estimate,
     Group,
@@ -29,7 +29,6 @@ from nps_bot.scoring import (
     nps_estimate,
 )
 from nps_bot.store.schema import alerts, customers, responses, survey_attributes, survey_tags, surveys
-from nps_bot.wording import SCALES
 
 # Built-in segment dimensions; any other name is a customer attribute (plan, region...).
 DIMENSIONS: dict[str, ColumnElement[str]] = {

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from nps_bot.models import SurveyKind
-from nps_bot.scoring import classify
+from nps_bot.models import SCALES, SurveyKind
+from nps_bot.reporting.scoring import classify
 
-SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 QUESTION_KEYS: dict[str, str] = {"nps": "survey.question", "csat": "csat.question", "ces": "ces.question"}
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from nps_bot import i18n
-from nps_bot.app import AppContext
 from nps_bot.models import Answer, SurveyRef
-from nps_bot.surveys import MAX_COMMENT, SurveyError, SurveyNotFound
-from nps_bot.wording import QUESTION_KEYS, followup_key, scale
+from nps_bot.surveys import i18n
+from nps_bot.surveys.service import MAX_COMMENT, SurveyError, SurveyNotFound, SurveyService
+from nps_bot.surveys.wording import QUESTION_KEYS, followup_key, scale
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,9 @@ def _page(lang: str, title: str, body: str, status: int = 200) -> HTMLResponse:
     )
 
 
-def survey_page_routes(ctx: AppContext) -> list[BaseRoute]:
-    company = ctx.settings.company_name
+def survey_page_routes(
+    service: SurveyService, notify_answer: Callable[[Answer], None], company: str
+) -> list[BaseRoute]:
 
     def scale_form(ref: SurveyRef, chosen: int | None) -> str:
         lang = ref.language
@@ -83,17 +84,17 @@ def survey_page_routes(ctx: AppContext) -> list[BaseRoute]:
 
     async def record(ref: SurveyRef, score: int, request: Request) -> Response:
         try:
-            answer = await run_in_threadpool(ctx.surveys.record_score, ref.token, score, source="web")
+            answer = await run_in_threadpool(service.record_score, ref.token, score, source="web")
         except SurveyError as exc:
             return _page(ref.language, str(exc), f"<p>{html.escape(i18n.t(ref.language, 'web.expired'))}</p>", 409)
-        await run_in_threadpool(ctx.notify_answer, answer)
+        await run_in_threadpool(notify_answer, answer)
         title = i18n.t(ref.language, "web.title", company=company)
         return _page(ref.language, title, scale_form(ref, score) + followup(answer))
 
     async def show(request: Request) -> Response:
         token = request.path_params["token"]
         try:
-            ref = await run_in_threadpool(ctx.surveys.find, token)
+            ref = await run_in_threadpool(service.find, token)
         except SurveyNotFound:
             return not_found()
         raw = request.query_params.get("score")
@@ -117,12 +118,12 @@ def survey_page_routes(ctx: AppContext) -> list[BaseRoute]:
         form = await request.form()
         comment = str(form.get("comment", ""))
         try:
-            answer = await run_in_threadpool(ctx.surveys.record_comment, token, comment)
+            answer = await run_in_threadpool(service.record_comment, token, comment)
         except SurveyNotFound:
             return not_found()
         except SurveyError as exc:
             return _page("en", str(exc), f"<p>{html.escape(str(exc))}</p>", 409)
-        await run_in_threadpool(ctx.notify_answer, answer)
+        await run_in_threadpool(notify_answer, answer)
         lang = answer.survey.language
         msg = i18n.t(lang, "comment.thanks")
         return _page(

@@ -9,12 +9,13 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from nps_bot.chart import render_trend_png
-from nps_bot.periods import Period, parse_period
-from nps_bot.report_text import headline, percent, signed, split
-from nps_bot.reports import (
+from nps_bot.followups.subscriptions import Subscription
+from nps_bot.plugin.ports import Host
+from nps_bot.reporting.chart import render_trend_png
+from nps_bot.reporting.periods import Period, parse_period
+from nps_bot.reporting.queries import (
+    FOLLOW_UP_WITHIN,
     CommentRow,
     FollowUp,
     ScoreReport,
@@ -26,18 +27,14 @@ from nps_bot.reports import (
     week_start,
     weekly_trend,
 )
-from nps_bot.scoring import Change, classify, margin_label
-
-if TYPE_CHECKING:
-    from nps_bot.app import AppContext
-    from nps_bot.subscriptions import Subscription
+from nps_bot.reporting.scoring import Change, classify, margin_label
+from nps_bot.reporting.text import headline, percent, signed, split
 
 DEFAULT_DAYS = 7
 DEFAULT_DIMENSION = "team"
 TREND_WEEKS = 12
 SHOWN = 3  # best and worst segments shown
 COMMENTS = 3
-FOLLOW_UP_WITHIN = timedelta(hours=48)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +108,7 @@ def _split_segments(
 
 
 def build_digest(
-    ctx: AppContext,
+    ctx: Host,
     sub: Subscription | None,
     now: datetime,
     *,

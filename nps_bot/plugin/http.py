@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from nps_bot.ports import DeliveryRetry, DeliveryUnavailable
+from nps_bot.plugin.ports import DeliveryRetry, DeliveryUnavailable
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)

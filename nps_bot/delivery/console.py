@@ -7,7 +7,7 @@ import logging
 from nps_bot.config import Settings
 from nps_bot.models import Delivered, OutgoingSurvey
 
-log = logging.getLogger("nps_bot.console")
+log = logging.getLogger("nps_bot.delivery.console")
 
 
 class ConsoleChannel:

@@ -10,10 +10,9 @@ import threading
 import uuid
 from datetime import datetime, timedelta
 
-from nps_bot.app import AppContext
+from nps_bot.delivery import claims
 from nps_bot.models import OutgoingSurvey, SurveyState
-from nps_bot.ports import DeliveryChannel, DeliveryRetry, DeliveryUnavailable
-from nps_bot.store import claims
+from nps_bot.plugin.ports import DeliveryChannel, DeliveryRetry, DeliveryUnavailable, Host
 
 log = logging.getLogger(__name__)
 _MAX_BACKOFF = timedelta(hours=6)
@@ -28,7 +27,7 @@ def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
 
 
 class Worker:
-    def __init__(self, ctx: AppContext, owner: str | None = None) -> None:
+    def __init__(self, ctx: Host, owner: str | None = None) -> None:
         self.ctx = ctx
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 

@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from nps_bot.reports import DIMENSIONS, TAG
-from nps_bot.scoring import Group, classify
+from nps_bot.reporting.queries import DIMENSIONS, TAG
+from nps_bot.reporting.scoring import Group, classify
 from nps_bot.store.schema import (
     alerts,
     customers,

@@ -2,7 +2,7 @@
 
 Events are written to the `outbox` table (one row per target URL) inside the transaction of the
 change they report, then delivered by the worker's OutboxJob with leases and backoff, signed
-exactly like our inbound generic webhook (nps_bot.signing), so a receiver down for hours loses
+exactly like our inbound generic webhook (nps_bot.plugin.signing), so a receiver down for hours loses
 nothing and two workers never send the same row at the same time.
 """
 
@@ -14,7 +14,7 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -22,15 +22,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 from sqlalchemy import Connection
 
-from nps_bot import http, signing
-from nps_bot.alert_store import survey_details
 from nps_bot.config import CsvList, Duration, base_config
+from nps_bot.followups.alerts import survey_details
 from nps_bot.models import Answer
-from nps_bot.ports import DeliveryRetry, DeliveryUnavailable
+from nps_bot.plugin import http, signing
+from nps_bot.plugin.ports import DeliveryRetry, DeliveryUnavailable, Host
 from nps_bot.store.schema import outbox
-
-if TYPE_CHECKING:  # app.py may import this module to register the job
-    from nps_bot.app import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +80,7 @@ class OutboundListener:
 
     name = "outbound-webhooks"
 
-    def __init__(self, ctx: AppContext, settings: OutboundSettings | None = None) -> None:
+    def __init__(self, ctx: Host, settings: OutboundSettings | None = None) -> None:
         self.ctx = ctx
         self.settings = settings or OutboundSettings()
 
@@ -111,7 +108,7 @@ class OutboxJob:
 
     def __init__(
         self,
-        ctx: AppContext,
+        ctx: Host,
         settings: OutboundSettings | None = None,
         client: httpx.Client | None = None,
         owner: str | None = None,
@@ -181,7 +178,7 @@ class OutboxJob:
         return len(rows)
 
     def _deliver(self, client: httpx.Client, row: Any, now: datetime) -> None:
-        from nps_bot.worker import backoff  # the worker imports the app, which may import us
+        from nps_bot.delivery.worker import backoff  # the worker imports the app, which may import us
 
         assert self.settings.secret
         body = _body(row.id, row.event_type, row.payload, row.created_at)

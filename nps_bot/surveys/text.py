@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import html
 
-from nps_bot import i18n
 from nps_bot.models import OutgoingSurvey
-from nps_bot.wording import QUESTION_KEYS, scale
+from nps_bot.surveys import i18n
+from nps_bot.surveys.wording import QUESTION_KEYS, scale
 
 
 def score_url(survey: OutgoingSurvey, score: int) -> str:

@@ -1,0 +1,1 @@
+"""Follow-ups: channel subscriptions, scheduled digests, detractor alerts and the outbound-event outbox."""

@@ -1,0 +1,1 @@
+"""Reporting: scores with margins, change tests, periods, report queries, text and charts."""

@@ -1,0 +1,1 @@
+"""Surveys: turning an Interaction into a scheduled survey, recording answers, wording and the hosted page."""
