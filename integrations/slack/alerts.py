@@ -256,7 +256,7 @@ class AlertService:
 
     def claim(self, alert_id: int, user: str) -> AlertRow | None:
         """Claim for `user` (first click wins) and show it; returns the alert as it now stands."""
-        if alert_store.claim(self.ctx.engine, alert_id, user, self.ctx.clock.now()):
+        if alert_store.take_on(self.ctx.engine, alert_id, user, self.ctx.clock.now()):
             self.refresh(alert_id)
         return alert_store.get(self.ctx.engine, alert_id)
 

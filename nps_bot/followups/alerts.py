@@ -304,8 +304,8 @@ def update_failed(engine: Engine, alert_id: int, retry_at: datetime | None) -> N
         )
 
 
-def claim(engine: Engine, alert_id: int, user: str, now: datetime) -> bool:
-    """First claimer wins; clicking again (or someone else clicking) changes nothing."""
+def take_on(engine: Engine, alert_id: int, user: str, now: datetime) -> bool:
+    """A person takes on the follow-up ("I'm on it"): the first one wins; clicking again changes nothing."""
     with engine.begin() as conn:
         return (
             conn.execute(
