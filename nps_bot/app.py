@@ -37,7 +37,7 @@ class AppContext:
     clock: Clock
     surveys: SurveyService
     integrations: dict[str, object] = field(default_factory=dict)
-    # Core jobs (e.g. outbound webhooks) registered at start-up beside the integrations' own.
+    # Jobs registered by hand beside the integrations' own (tests, embedders).
     extra_jobs: list[PeriodicJob] = field(default_factory=list)
 
     @classmethod
@@ -68,10 +68,6 @@ class AppContext:
         ctx = cls(settings, engine, clock, SurveyService(engine, policy, clock, settings.default_language))
         if load_integrations:
             ctx.load_integrations()
-        from nps_bot.followups.outbox import OutboundListener, OutboxJob  # imports this module: import late
-
-        ctx.integrations.setdefault("outbound-webhooks", OutboundListener(ctx))
-        ctx.extra_jobs.append(OutboxJob(ctx))
         return ctx
 
     def load_integrations(self) -> None:

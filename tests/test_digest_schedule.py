@@ -123,8 +123,8 @@ def test_retries_back_off_then_give_up(engine) -> None:  # type: ignore[no-untyp
     assert tries == [timedelta(minutes=m) for m in (0, 5, 15, 35, 75)]
     assert ds.take(engine, s.id, slot, "w", now + timedelta(days=5)) is ds.Claim.SETTLED
     (run,) = ds.runs(engine, s.id)
-    assert run.posted_at is None and run.error == "[attempt 5, gave up] slack: internal_error"
-    assert ds.failures(run.error) == (5, True)
+    assert run.posted_at is None and run.error == "slack: internal_error"
+    assert (run.attempts, run.gave_up) == (5, True)
 
 
 def test_final_errors_and_stale_owners(engine) -> None:  # type: ignore[no-untyped-def]
@@ -134,11 +134,12 @@ def test_final_errors_and_stale_owners(engine) -> None:  # type: ignore[no-untyp
     later = now + ds.RETRY_AFTER
     assert ds.claim(engine, s.id, slot, "fresh", later), "a lease nobody renewed is taken over"
     assert not ds.mark_failed(engine, s.id, slot, "timeout", owner="slow"), "the old holder's failure is not counted"
-    assert ds.runs(engine, s.id)[0].error is None
+    (run,) = ds.runs(engine, s.id)
+    assert (run.error, run.attempts, run.gave_up) == (None, 0, False)
     assert not ds.mark_failed(engine, s.id, slot, "slack: is_archived", owner="fresh", final=True)
     assert ds.take(engine, s.id, slot, "other", later + timedelta(days=1)) is ds.Claim.SETTLED
-    assert ds.failures("[attempt 1, gave up] slack: is_archived") == (1, True)
-    assert ds.failures("chart: slack: internal_error") == (0, False)
+    (run,) = ds.runs(engine, s.id)
+    assert (run.error, run.attempts, run.gave_up) == ("slack: is_archived", 1, True)
 
 
 def test_posted_slots_keep_their_first_post_and_notes(engine) -> None:  # type: ignore[no-untyped-def]
@@ -151,6 +152,7 @@ def test_posted_slots_keep_their_first_post_and_notes(engine) -> None:  # type: 
     assert not ds.mark_failed(engine, s.id, slot, "late failure")
     (run,) = ds.runs(engine, s.id)
     assert (run.message_ref, run.posted_at, run.error) == ("C1:1.1", now, "chart: slack: internal_error")
+    assert (run.attempts, run.gave_up) == (0, False), "a note on a posted slot is not a failure"
     assert ds.take(engine, s.id, slot, "b", now + timedelta(hours=1)) is ds.Claim.SETTLED
 
 

@@ -13,7 +13,8 @@ import pytest
 import respx
 import sqlalchemy as sa
 
-from nps_bot.followups.outbox import OutboundListener, OutboundSettings, OutboxJob, enqueue
+from integrations.outbound import OutboundListener, OutboundSettings, OutboxJob
+from nps_bot.followups.outbox import enqueue
 from nps_bot.plugin import signing
 from nps_bot.store.schema import outbox, surveys
 from tests.conftest import Live, generic_event

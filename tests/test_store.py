@@ -149,3 +149,41 @@ def test_report_counts_in_sql(ctx: AppContext) -> None:
     assert by_plan == {"pro": 6, "free": 5}
     empty = score_report(ctx.engine, parse_period("2020-01-01..2020-01-31", ctx.clock.now()), "team")
     assert empty.overall.counts.n == 0 and empty.segments == ()
+
+
+def test_migration_0005_moves_attempt_markers_into_columns(any_db_url: str) -> None:
+    from nps_bot.store import create_engine_for, migrate
+
+    engine = create_engine_for(any_db_url)
+    try:
+        migrate(engine, "0004")
+        at = START.replace(tzinfo=None)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO subscriptions (id, kind, platform, channel_id, created_at) "
+                    "VALUES (1, 'digest', 'slack', 'C1', :at)"
+                ),
+                {"at": at},
+            )
+            for hour, error in enumerate(
+                ["[attempt 2] slack: ratelimited", "[attempt 1, gave up] slack: is_archived", "chart: failed", None]
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO digest_runs (subscription_id, slot_at, claimed_by, claimed_at, error) "
+                        "VALUES (1, :slot, 'w', :at, :error)"
+                    ),
+                    {"slot": at + timedelta(hours=hour), "at": at, "error": error},
+                )
+        migrate(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT error, attempts, gave_up FROM digest_runs ORDER BY slot_at")).all()
+        assert [(r.error, r.attempts, bool(r.gave_up)) for r in rows] == [
+            ("slack: ratelimited", 2, False),
+            ("slack: is_archived", 1, True),
+            ("chart: failed", 0, False),
+            (None, 0, False),
+        ]
+    finally:
+        engine.dispose()

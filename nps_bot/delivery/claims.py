@@ -1,9 +1,6 @@
-"""Leased claims on due surveys: any number of workers can poll; each survey goes to one of them.
-
-On PostgreSQL the claim uses FOR UPDATE SKIP LOCKED; on SQLite the single UPDATE statement is
-atomic under the database write lock. A worker that dies leaves its lease to expire, and the
-survey is claimed again.
-"""
+"""Due surveys for the delivery worker: any number of workers can poll; each survey goes to one of them
+(leased through nps_bot.store.leases). A worker that dies leaves its lease to expire, and the survey
+is claimed again."""
 
 from __future__ import annotations
 
@@ -12,32 +9,29 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from nps_bot.models import OutgoingSurvey, SurveyState
+from nps_bot.models import REACHED_STATES, OutgoingSurvey, SurveyState
+from nps_bot.store.leases import LeasedQueue, expired
 from nps_bot.store.schema import customers, surveys
+
+SURVEY_QUEUE = LeasedQueue(surveys)
 
 
 def claim_due(engine: Engine, owner: str, now: datetime, lease: timedelta, limit: int) -> list[int]:
     due = sa.or_(
         sa.and_(surveys.c.state == SurveyState.SCHEDULED, surveys.c.due_at <= now),
-        sa.and_(surveys.c.state == SurveyState.SENDING, surveys.c.lease_until < now),
+        sa.and_(surveys.c.state == SurveyState.SENDING, expired(surveys, now)),
     )
-    pick = sa.select(surveys.c.id).where(due).order_by(surveys.c.due_at).limit(limit)
-    if engine.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    stmt = (
-        surveys.update()
-        .where(surveys.c.id.in_(pick.scalar_subquery()))
-        .values(
-            state=SurveyState.SENDING,
-            lease_owner=owner,
-            lease_until=now + lease,
-            attempts=surveys.c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(surveys.c.id)
+    rows = SURVEY_QUEUE.claim(
+        engine,
+        due=due,
+        order_by=[surveys.c.due_at],
+        now=now,
+        lease=lease,
+        limit=limit,
+        holder=owner,
+        values={"state": SurveyState.SENDING, "updated_at": now},
     )
-    with engine.begin() as conn:
-        return sorted(conn.execute(stmt).scalars())
+    return [r.id for r in rows]
 
 
 def load_outgoing(
@@ -82,18 +76,12 @@ def load_outgoing(
 
 def finish(engine: Engine, survey_id: int, owner: str, now: datetime, **values: object) -> bool:
     """Write a delivery outcome, only while we still hold the lease (a slow worker must not clobber)."""
-    stmt = (
-        surveys.update()
-        .where(surveys.c.id == survey_id, surveys.c.lease_owner == owner, surveys.c.state == SurveyState.SENDING)
-        .values(lease_owner=None, lease_until=None, updated_at=now, **values)
+    return SURVEY_QUEUE.finish(
+        engine, survey_id, owner, where=[surveys.c.state == SurveyState.SENDING], updated_at=now, **values
     )
-    with engine.begin() as conn:
-        return conn.execute(stmt).rowcount == 1
 
 
 def reached_recently(engine: Engine, customer_key: str, since: datetime, exclude_id: int) -> bool:
-    from nps_bot.models import REACHED_STATES
-
     with engine.connect() as conn:
         return (
             conn.execute(

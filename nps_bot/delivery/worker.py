@@ -13,19 +13,9 @@ from datetime import datetime, timedelta
 from nps_bot.delivery import claims
 from nps_bot.models import OutgoingSurvey, SurveyState
 from nps_bot.plugin.ports import DeliveryChannel, DeliveryRetry, DeliveryUnavailable, Host
+from nps_bot.plugin.retry import backoff
 
 log = logging.getLogger(__name__)
-_MAX_BACKOFF = timedelta(hours=6)
-
-
-def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
-    """30 s, 1 min, 2 min ... capped at 6 h; a server's Retry-After wins when it asks for longer."""
-    delay = timedelta(seconds=30 * 2 ** max(0, attempt - 1))
-    if retry_after:
-        delay = max(delay, timedelta(seconds=retry_after))
-    return min(delay, _MAX_BACKOFF)
-
-
 class Worker:
     def __init__(self, ctx: Host, owner: str | None = None) -> None:
         self.ctx = ctx

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from nps_bot.reporting.queries import DIMENSIONS, TAG
 from nps_bot.reporting.scoring import Group, classify
+from nps_bot.store.leases import LeasedQueue
 from nps_bot.store.schema import (
     alerts,
     customers,
@@ -30,6 +31,8 @@ from nps_bot.store.sql import insert_ignore
 PENDING, POSTED, FAILED, WITHDRAWN = "pending", "posted", "failed", "withdrawn"
 # How long a poster owns a fresh or retried alert before the retry job may take it over.
 POST_LEASE = timedelta(minutes=1)
+# The lease is a time only: `next_attempt_at` hides the alert from the retry job while one thread posts it.
+_QUEUE = LeasedQueue(alerts, until="next_attempt_at", owner=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,22 +201,16 @@ def for_survey(engine: Engine, survey_id: int) -> list[AlertRow]:
 
 def claim_due(engine: Engine, now: datetime, limit: int = 20) -> list[int]:
     """Pending alerts whose retry time has come (or whose poster died), leased to the caller."""
-    pick = (
-        sa.select(alerts.c.id)
-        .where(alerts.c.state == PENDING, alerts.c.next_attempt_at <= now)
-        .order_by(alerts.c.next_attempt_at)
-        .limit(limit)
+    rows = _QUEUE.claim(
+        engine,
+        due=sa.and_(alerts.c.state == PENDING, alerts.c.next_attempt_at <= now),
+        order_by=[alerts.c.next_attempt_at],
+        now=now,
+        lease=POST_LEASE,
+        limit=limit,
+        values={"needs_update": False},
     )
-    if engine.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    stmt = (
-        alerts.update()
-        .where(alerts.c.id.in_(pick.scalar_subquery()))
-        .values(attempts=alerts.c.attempts + 1, next_attempt_at=now + POST_LEASE, needs_update=False)
-        .returning(alerts.c.id)
-    )
-    with engine.begin() as conn:
-        return sorted(conn.execute(stmt).scalars())
+    return [r.id for r in rows]
 
 
 def mark_posted(engine: Engine, alert_id: int, message_ref: str) -> bool:

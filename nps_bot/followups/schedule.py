@@ -8,10 +8,9 @@ no one); a subscription never gets a slot that fired before it was created (or l
 Failures: the row keeps its claim (posted_at NULL) with the error, and another poll takes it
 over after a backoff that doubles per failure (RETRY_AFTER, 2x, 4x...), at most MAX_ATTEMPTS
 times; errors that retrying cannot fix (archived channel, revoked token) give up at once. The
-failure count lives in the error text ("[attempt 2] slack: ratelimited", "[attempt 1, gave up]
-slack: is_archived") because digest_runs has no attempts column. A worker that dies mid-post
-records nothing: its claim is a lease that another worker takes over after RETRY_AFTER (such
-takeovers are not counted).
+row counts failed posts in `attempts` and marks `gave_up`. A worker that dies mid-post records
+nothing: its claim is a lease that another worker takes over after RETRY_AFTER (such takeovers
+are not counted).
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ RETRY_AFTER = timedelta(minutes=5)  # the claim's lease, and the wait before the
 MAX_ATTEMPTS = 5  # posts tried per slot: at +0, +5, +15, +35 and +75 minutes
 DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 0}
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_ATTEMPT = re.compile(r"^\[attempt (\d+)(, gave up)?\] ")
 # Wall clocks jump by at most 2 h at a DST change (Troll, Antarctica); candidates further back
 # than this from the local time of `now` cannot be later than one closer in.
 _WALL_MARGIN = timedelta(hours=3)
@@ -104,15 +102,6 @@ def latest_slot(sub: Subscription, now: datetime) -> datetime | None:
     return best
 
 
-def failures(error: str | None) -> tuple[int, bool]:
-    """(posts of a slot that failed so far, whether it was given up), from mark_failed's error text."""
-    match = _ATTEMPT.match(error or "")
-    if not match:
-        return 0, False
-    failed = int(match.group(1))
-    return failed, bool(match.group(2)) or failed >= MAX_ATTEMPTS
-
-
 def retry_delay(failed: int) -> timedelta:
     """How long a claim is held before another poll may take it over."""
     return RETRY_AFTER * 2 ** max(0, failed - 1)
@@ -132,7 +121,11 @@ def take(engine: Engine, sub_id: int, slot: datetime, owner: str, now: datetime)
     """
     key = (digest_runs.c.subscription_id == sub_id, digest_runs.c.slot_at == slot)
     current = sa.select(
-        digest_runs.c.claimed_by, digest_runs.c.claimed_at, digest_runs.c.posted_at, digest_runs.c.error
+        digest_runs.c.claimed_by,
+        digest_runs.c.claimed_at,
+        digest_runs.c.posted_at,
+        digest_runs.c.attempts,
+        digest_runs.c.gave_up,
     ).where(*key)
     with engine.begin() as conn:
         row = conn.execute(current).first()
@@ -143,10 +136,9 @@ def take(engine: Engine, sub_id: int, slot: datetime, owner: str, now: datetime)
             row = conn.execute(current).first()
             if row is None:  # the subscription (and its runs) were deleted meanwhile
                 return Claim.SETTLED
-        failed, gave_up = failures(row.error)
-        if row.posted_at is not None or gave_up:
+        if row.posted_at is not None or row.gave_up:
             return Claim.SETTLED
-        if now - row.claimed_at < retry_delay(failed):
+        if now - row.claimed_at < retry_delay(row.attempts):
             return Claim.BUSY
         taken = conn.execute(
             digest_runs.update()
@@ -181,7 +173,7 @@ def mark_posted(engine: Engine, sub_id: int, slot: datetime, ref: str, now: date
 
 
 def note_posted(engine: Engine, sub_id: int, slot: datetime, note: str) -> None:
-    """Keep a non-fatal problem of a posted slot (e.g. its chart failed) where mark_failed keeps errors."""
+    """Keep a non-fatal problem of a posted slot (e.g. its chart failed) in its error column."""
     with engine.begin() as conn:
         conn.execute(
             digest_runs.update()
@@ -204,13 +196,12 @@ def mark_failed(
     if owner is not None:
         key.append(digest_runs.c.claimed_by == owner)
     with engine.begin() as conn:
-        previous = conn.execute(sa.select(digest_runs.c.error).where(*key)).first()
+        previous = conn.execute(sa.select(digest_runs.c.attempts).where(*key)).first()
         if previous is None:
             return False
-        failed = failures(previous.error)[0] + 1
+        failed = previous.attempts + 1
         gave_up = final or failed >= MAX_ATTEMPTS
-        marker = f"[attempt {failed}, gave up]" if gave_up else f"[attempt {failed}]"
-        conn.execute(digest_runs.update().where(*key).values(error=f"{marker} {error}"[:2000]))
+        conn.execute(digest_runs.update().where(*key).values(attempts=failed, gave_up=gave_up, error=error[:2000]))
     return not gave_up
 
 

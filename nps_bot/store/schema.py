@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -191,6 +192,8 @@ digest_runs = Table(
     Column("posted_at", UtcDateTime),
     Column("message_ref", String(255)),
     Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),  # failed posts so far
+    Column("gave_up", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 alerts = Table(
