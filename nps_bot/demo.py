@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
 from nps_bot.app import AppContext
 from nps_bot.config import Settings
@@ -25,6 +26,7 @@ from nps_bot.reporting.queries import score_report
 from nps_bot.reporting.scoring import classify
 from nps_bot.reporting.text import render
 from nps_bot.server import BackgroundServer
+from nps_bot.store.schema import surveys
 from nps_bot.web import create_app
 
 TEAMS = {"Billing": (8.6, 1.6), "Technical": (7.4, 2.4), "Onboarding": (9.0, 1.0), "Sales": (6.5, 2.8)}
@@ -117,10 +119,6 @@ def run_demo(tickets: int = 50, seed: int = 7) -> str:
 
 
 def _sent_tokens(ctx: AppContext, teams: dict[int, str]) -> list[tuple[str, str]]:
-    import sqlalchemy as sa
-
-    from nps_bot.store.schema import surveys
-
     with ctx.engine.connect() as conn:
         rows = conn.execute(
             sa.select(surveys.c.id, surveys.c.token).where(surveys.c.state == "sent").order_by(surveys.c.id)
