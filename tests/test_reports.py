@@ -142,6 +142,20 @@ def test_no_significant_change_and_tag_overall(engine: sa.Engine) -> None:
     assert [(s.key, s.n) for s in by_plan.segments] == [(None, 4)]
 
 
+def test_too_few_answers_never_sit_next_to_significant(engine: sa.Engine) -> None:
+    period = parse_period("7d", NOW)
+    for _ in range(8):
+        add(engine, 10, NOW - timedelta(days=2))  # NPS +100 on 8 answers
+    for _ in range(40):
+        add(engine, 0, NOW - timedelta(days=9))  # NPS -100 on 40 answers before
+    assert score_report(engine, period, min_n=5).change.significant, "with enough answers the move is real"
+    report = score_report(engine, period, min_n=10)
+    assert report.change.delta == 200.0 and not report.change.significant
+    text = report_text.headline(report)
+    assert "+200 vs previous period (too few answers to compare)" in text
+    assert "significant" not in text and "too few answers to be reliable" in text
+
+
 def test_empty_period(engine: sa.Engine) -> None:
     add(engine, 10, NOW - timedelta(days=1))
     period = Period(datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 2, 1, tzinfo=UTC), "Jan 2020")
@@ -301,9 +315,11 @@ def test_csat_change_is_a_two_proportion_z_test(engine: sa.Engine) -> None:
     # z = 40 / 14.4914 = 2.7603
     assert change.delta == pytest.approx(40.0)
     assert change.z == pytest.approx(2.7603, abs=1e-3) and change.significant
-    # 4/5 vs 3/5: pooled 0.7, se = sqrt(0.21 * 0.4) = 0.28983, z = 0.20 / 0.28983 = 0.690: noise
+    # 4/5 vs 3/5: pooled 0.7, se = sqrt(0.21 * 0.4) = 0.28983, z = 0.20 / 0.28983 = 0.690: noise.
+    # Fisher's exact test: every split of the 7 satisfied differs by at least 20 points, so p = 1.
     small = proportion_change(4, 5, 3, 5)
-    assert small.z == pytest.approx(0.6901, abs=1e-3) and not small.significant
+    assert small.z == pytest.approx(0.6901, abs=1e-3) and small.p_value == pytest.approx(1.0)
+    assert not small.significant
     assert not proportion_change(5, 5, 5, 5).significant and proportion_change(0, 0, 5, 5).delta is None
     text = report_text.headline(score_report(engine, period, kind="csat"))
     assert text.startswith("CSAT last 7 days: 90 %") and "▲ +40 pts vs previous period" in text

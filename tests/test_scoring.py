@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 
 import pytest
@@ -274,31 +275,43 @@ def test_adjusted_margin_positive_when_all_promoters(n: int) -> None:
 
 
 def test_change_significant_by_hand() -> None:
-    # current 60/20/20 (NPS 40): var = .8 - .4^2 = .64;  previous 30/20/50 (NPS -20): var = .8 - .2^2 = .76
-    # n = 100 each (>= 30, so plain Wald): SE_diff = 100 * sqrt((.64 + .76) / 100) = sqrt(140) = 11.832
-    # z = 60 / 11.832 = 5.0709, two-sided p = 3.96e-7
-    change = nps_change(NpsCounts(60, 20, 20), NpsCounts(30, 20, 50))
+    # n = 200 each: current 120/40/40 (NPS 40), previous 60/40/100 (NPS -20), too many splits for the
+    # exact sum, so the normal test with the pooled NPS variance: pooled p = .45, d = .35,
+    # var = p + d - (p - d)^2 = .79; SE = sqrt(.79 * (1/200 + 1/200)) = .088882; z = .6 / SE = 6.7505.
+    change = nps_change(NpsCounts(120, 40, 40), NpsCounts(60, 40, 100))
     assert change.delta == pytest.approx(60.0)
-    assert change.z == pytest.approx(60 / math.sqrt(140))
-    assert change.p_value == pytest.approx(3.9589e-7, rel=1e-3)
+    assert change.z == pytest.approx(0.6 / math.sqrt(0.79 * 0.01))
+    assert change.p_value is not None and change.p_value < 1e-9
     assert change.significant
 
 
-def test_change_small_samples_use_adjusted_variance() -> None:
-    # n = 5 each (< 30) -> adjusted counts. current 3/1/1: var' = .625, n' = 8.
-    # previous 2/1/2: P' = D' = 2.75, n' = 8, p' = d' = .34375, var' = .6875.
-    # SE_diff = 100 * sqrt(.625/8 + .6875/8) = 100 * sqrt(.1640625) = 40.5046
-    # delta = 40 - 0 = 40; z = 40 / 40.5046 = .98754; two-sided p = 2 * (1 - Phi(.98754)) = .3234
-    # -> not significant (plain Wald would give SE_diff = 100 * sqrt(.64/5 + .8/5) = 53.7, also n.s.)
+def test_change_exact_p_value_by_hand() -> None:
+    # 2 promoters now vs 2 detractors before. If the periods did not matter, the current period's two
+    # answers are any 2 of the 4: C(4,2) = 6 splits, 1 gives +200, 1 gives -200, 4 give 0. p = 2/6.
+    change = nps_change(NpsCounts(2, 0, 0), NpsCounts(0, 0, 2))
+    assert change.delta == 200.0
+    assert change.p_value == pytest.approx(1 / 3)
+    assert not change.significant
+
+
+def test_one_promoter_against_one_detractor_is_noise() -> None:
+    # The reported bug: +200 "significant at 95 %" from two answers. The exact test gives p = 1.
+    change = nps_change(NpsCounts(1, 0, 0), NpsCounts(0, 0, 1))
+    assert change.delta == 200.0 and change.p_value == pytest.approx(1.0) and not change.significant
+
+
+def test_change_small_samples_are_not_overstated() -> None:
+    # n = 5 each, 3/1/1 vs 2/1/2: the z statistic is .76 and the exact p-value is far from .05.
     change = nps_change(NpsCounts(3, 1, 1), NpsCounts(2, 1, 2))
     assert change.delta == pytest.approx(40.0)
-    assert change.z == pytest.approx(40 / 40.5046, abs=1e-4)
-    assert change.p_value == pytest.approx(0.3234, abs=1e-3)
+    # pooled p = .5, d = .3: var = .8 - .04 = .76; z = .4 / sqrt(.76 * .4)
+    assert change.z == pytest.approx(0.4 / math.sqrt(0.76 * 0.4))
+    assert change.p_value is not None and change.p_value > 0.3
     assert not change.significant
 
 
 def test_change_zero_variance_samples_do_not_divide_by_zero() -> None:
-    # 100 % promoters vs 100 % detractors, n >= 30: plain Wald SE is 0 for both.
+    # 100 % promoters vs 100 % detractors: each period alone has no spread; the pooled one does.
     change = nps_change(NpsCounts(50, 0, 0), NpsCounts(0, 0, 50))
     assert change.delta == 200.0
     assert change.z is not None and math.isfinite(change.z) and change.z > 0
@@ -306,6 +319,54 @@ def test_change_zero_variance_samples_do_not_divide_by_zero() -> None:
     # 100 % vs 100 %: no change, no division by zero, not significant.
     same = nps_change(NpsCounts(50, 0, 0), NpsCounts(40, 0, 0))
     assert same == Change(delta=0.0, z=0.0, p_value=1.0, significant=False)
+
+
+def test_never_significant_below_min_n() -> None:
+    big = nps_change(NpsCounts(50, 0, 0), NpsCounts(0, 0, 50), min_n=10)
+    assert big.significant
+    few = nps_change(NpsCounts(9, 0, 0), NpsCounts(0, 0, 50), min_n=10)
+    assert few.p_value is not None and few.p_value < 0.001, "the test itself would call it"
+    assert not few.significant, "but 9 answers are fewer than min_n"
+
+
+@given(nonempty_counts_st, nonempty_counts_st, st.integers(1, 60))
+def test_significance_needs_min_n_in_both_periods(a: NpsCounts, b: NpsCounts, min_n: int) -> None:
+    change = nps_change(a, b, min_n=min_n)
+    if change.significant:
+        assert min(a.n, b.n) >= min_n
+
+
+@pytest.mark.parametrize("n", [5, 20])
+def test_exact_test_size_is_at_most_alpha(n: int) -> None:
+    # For pooled answers fixed, the chance (over every equally likely split into two periods of n)
+    # that the test says "significant" must be at most 5 %: computed exactly, no simulation noise.
+    for totals in [(n, n // 2, n // 2), (n // 2, n, n // 2), (2 * n - 2, 1, 1), (n, 0, n)]:
+        splits = []
+        for x in range(min(n, totals[0]) + 1):
+            for z in range(min(n, totals[2]) + 1):
+                y = n - x - z
+                if 0 <= y <= totals[1]:
+                    ways = math.comb(totals[0], x) * math.comb(totals[1], y) * math.comb(totals[2], z)
+                    prev = NpsCounts(totals[0] - x, totals[1] - y, totals[2] - z)
+                    splits.append((ways, nps_change(NpsCounts(x, y, z), prev).significant))
+        size = sum(w for w, sig in splits if sig) / sum(w for w, _ in splits)
+        assert size <= 0.05, (totals, size)
+
+
+@pytest.mark.parametrize("n", [5, 20, 100, 1000])
+def test_false_positive_rate_by_simulation(n: int) -> None:
+    # Both periods drawn from one distribution (50 % promoters, 30 % passives, 20 % detractors):
+    # at most 5 % of the pairs may come out significant at 95 %, up to the simulation's own error
+    # (3 standard errors of a 5 % rate over `trials` pairs).
+    rng = random.Random(20261128 + n)
+    trials = 4000
+
+    def draw() -> NpsCounts:
+        groups = Counter(rng.choices(("p", "a", "d"), weights=(5, 3, 2), k=n))
+        return NpsCounts(groups["p"], groups["a"], groups["d"])
+
+    rate = sum(nps_change(draw(), draw()).significant for _ in range(trials)) / trials
+    assert rate <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / trials), rate
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from nps_bot.reporting.queries import (
     weekly_trend,
 )
 from nps_bot.reporting.scoring import Change, classify, margin_label
-from nps_bot.reporting.text import headline, percent, signed, split
+from nps_bot.reporting.text import headline, percent, signed, split, too_few_to_compare
 
 DEFAULT_DAYS = 7
 DEFAULT_DIMENSION = "team"
@@ -85,7 +85,10 @@ def change_line(digest: Digest) -> str:
         return "No answers in the previous period to compare with."
     label = digest.report.period.label
     previous = "the previous " + label.removeprefix("last ") if label.startswith("last ") else "the previous period"
-    verdict = "significant at 95 %" if change.significant else "within noise"
+    if too_few_to_compare(digest.report):
+        verdict = "too few answers to compare"
+    else:
+        verdict = "significant at 95 %" if change.significant else "within noise"
     return f"{arrow(change)} {change.delta:+.0f} points vs {previous} ({verdict})"
 
 

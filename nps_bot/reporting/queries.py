@@ -7,7 +7,7 @@ are told apart by a CASE column in the GROUP BY, so comparing periods costs no e
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from statistics import NormalDist
 from typing import Any, Literal
@@ -27,6 +27,7 @@ from nps_bot.reporting.scoring import (
     csat_estimate,
     nps_change,
     nps_estimate,
+    proportion_change,
 )
 from nps_bot.store.schema import alerts, customers, responses, survey_attributes, survey_tags, surveys
 
@@ -57,25 +58,11 @@ def _p_value(z: float) -> float:
     return min(1.0, 2.0 * NormalDist().cdf(-abs(z)))
 
 
-def proportion_change(hits: int, n: int, prev_hits: int, prev_n: int, confidence: float = 0.95) -> Change:
-    """CSAT change in percentage points: two-sided two-proportion z test with the pooled proportion.
+def _normal_change(cur: Estimate, prev: Estimate, confidence: float = 0.95, min_n: int = 1) -> Change:
+    """CES change: Welch-style z from the two normal-approximation margins (margin / z = s / sqrt(n)).
 
-    Both periods all satisfied (or none) means no spread and no difference: delta 0, not significant.
+    Never significant when either period has fewer than `min_n` answers.
     """
-    if n == 0 or prev_n == 0:
-        return Change(None, None, None, False)
-    delta = 100.0 * (hits / n - prev_hits / prev_n)
-    pooled = (hits + prev_hits) / (n + prev_n)
-    se = 100.0 * math.sqrt(pooled * (1.0 - pooled) * (1.0 / n + 1.0 / prev_n))
-    if se == 0.0:
-        return Change(delta, None, None, False)
-    z = delta / se
-    p_value = _p_value(z)
-    return Change(delta, z, p_value, p_value < 1.0 - confidence)
-
-
-def _normal_change(cur: Estimate, prev: Estimate, confidence: float = 0.95) -> Change:
-    """CES change: Welch-style z from the two normal-approximation margins (margin / z = s / sqrt(n))."""
     if cur.value is None or prev.value is None:
         return Change(None, None, None, False)
     delta = cur.value - prev.value
@@ -87,7 +74,7 @@ def _normal_change(cur: Estimate, prev: Estimate, confidence: float = 0.95) -> C
         return Change(delta, None, None, False)
     z = delta / se
     p_value = _p_value(z)
-    return Change(delta, z, p_value, p_value < 1.0 - confidence)
+    return Change(delta, z, p_value, p_value < 1.0 - confidence and min(cur.n, prev.n) >= min_n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +89,7 @@ class SegmentStats:
     total: float = 0.0  # CES SUM(score)
     sum_squares: float = 0.0  # CES SUM(score * score)
     previous: SegmentStats | None = None  # same segment, previous equal period
+    min_n: int = 1  # fewer answers than this in either period: no change is called significant
 
     @property
     def n(self) -> int:
@@ -122,10 +110,10 @@ class SegmentStats:
         if prev is None:
             return Change(None, None, None, False)
         if self.kind == "nps":
-            return nps_change(self.counts, prev.counts)
+            return nps_change(self.counts, prev.counts, min_n=self.min_n)
         if self.kind == "csat":
-            return proportion_change(self.satisfied, self.answers, prev.satisfied, prev.answers)
-        return _normal_change(self.estimate, prev.estimate)
+            return proportion_change(self.satisfied, self.answers, prev.satisfied, prev.answers, min_n=self.min_n)
+        return _normal_change(self.estimate, prev.estimate, min_n=self.min_n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,19 +260,8 @@ def _sum(key: str | None, parts: list[SegmentStats], kind: str) -> SegmentStats:
     )
 
 
-def _with_previous(cur: SegmentStats, prev: SegmentStats | None) -> SegmentStats:
-    return SegmentStats(
-        cur.key,
-        cur.counts,
-        cur.sent,
-        cur.answered_of_sent,
-        cur.kind,
-        cur.answers,
-        cur.satisfied,
-        cur.total,
-        cur.sum_squares,
-        prev,
-    )
+def _with_previous(cur: SegmentStats, prev: SegmentStats | None, min_n: int) -> SegmentStats:
+    return replace(cur, previous=prev, min_n=min_n)
 
 
 def score_report(
@@ -305,7 +282,9 @@ def score_report(
     rows = _aggregate(engine, period, dimension, kind, compare)
     keys = sorted({k for _, k in rows}, key=lambda v: (v is None, v or ""))
     segments = tuple(
-        _with_previous(rows.get((0, k)) or _empty(k, kind), rows.get((1, k)) or _empty(k, kind) if compare else None)
+        _with_previous(
+            rows.get((0, k)) or _empty(k, kind), rows.get((1, k)) or _empty(k, kind) if compare else None, min_n
+        )
         for k in keys
     )
     if dimension == TAG:
@@ -314,7 +293,7 @@ def score_report(
     else:
         cur = _sum(None, [rows[k] for k in rows if k[0] == 0], kind)
         prev = _sum(None, [rows[k] for k in rows if k[0] == 1], kind) if compare else None
-        overall = _with_previous(cur, prev)
+        overall = _with_previous(cur, prev, min_n)
     # Segments with no answers and no sends in the current period are only in the previous one.
     segments = tuple(s for s in segments if s.n or s.sent) if dimension else ()
     return ScoreReport(period, dimension, overall, segments, min_n, kind)

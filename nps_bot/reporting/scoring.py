@@ -1,6 +1,6 @@
 """Survey scoring: NPS, CSAT and CES point estimates with honest uncertainty.
 
-Everything here is pure and stdlib-only so it can be called from request handlers, report jobs and
+Everything here is pure (stdlib and numpy) so it can be called from request handlers, report jobs and
 tests alike. Reports show a margin next to every score because a swing of 20 NPS points on 12 answers
 is noise, and people act on numbers they see.
 
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal
 
+import numpy as np
+
 __all__ = [
     "Change",
     "Estimate",
@@ -31,9 +33,11 @@ __all__ = [
     "csat_estimate",
     "is_satisfied",
     "margin_label",
+    "mean_change",
     "nps",
     "nps_change",
     "nps_estimate",
+    "proportion_change",
 ]
 
 Group = Literal["detractor", "passive", "promoter"]
@@ -45,8 +49,6 @@ NPS_FLOOR, NPS_CEILING = -100.0, 100.0
 # Adjusted-Wald pseudo-counts (Sauro & Lewis): 3 extra answers split 0.75 / 1.5 / 0.75.
 _ADJ_EXTRA_N = 3.0
 _ADJ_EXTRA_EDGE = 0.75
-# Below this sample size the plain Wald variance is too often 0 or wildly low to test a change with.
-_CHANGE_ADJUST_BELOW_N = 30
 
 
 def _check_int(value: object, name: str) -> int:
@@ -205,7 +207,7 @@ def nps_estimate(
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """Period-over-period NPS movement and whether it is distinguishable from sampling noise."""
+    """Period-over-period movement and whether it is distinguishable from sampling noise."""
 
     delta: float | None
     z: float | None
@@ -213,37 +215,127 @@ class Change:
     significant: bool
 
 
-def _change_variance(counts: NpsCounts) -> float:
-    """Squared standard error of one sample's NPS, in proportion units.
+# The exact test sums over every way the pooled answers could split between the periods; above this
+# many splits (a few hundred answers a period) the normal approximation, as accurate there, is used.
+EXACT_TEST_MAX_SPLITS = 200_000
+_TIE = 1e-9  # |delta| equal to the observed one up to float noise counts as "at least as extreme"
 
-    Plain Wald variance, except that small samples (n < 30) and degenerate ones (everyone in one
-    group, so the Wald variance is exactly 0) use the adjusted-Wald counts: otherwise 5/5 promoters
-    vs 4/5 promoters would look like a certain change, and 100 % vs 0 % would divide by zero.
+
+def _log_factorials(n: int) -> np.ndarray:
+    return np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=float)))))
+
+
+def _exact_p(current: tuple[int, ...], previous: tuple[int, ...], values: tuple[float, ...]) -> float | None:
+    """Two-sided permutation p-value of the difference of means, or None when too costly.
+
+    Under "no change" the period labels are exchangeable, so given the pooled answers the current
+    period's counts follow a multivariate hypergeometric law. The p-value is the probability of a
+    difference at least as large as the observed one: exact, so it never overstates at small n.
+    Two or three answer categories (CSAT satisfied/not; NPS promoter/passive/detractor).
     """
-    _, var = _nps_moments(counts.promoters, counts.detractors, counts.n)
-    if counts.n < _CHANGE_ADJUST_BELOW_N or var == 0.0:
-        adj_p, adj_d, adj_n = _adjusted(counts)
-        _, var = _nps_moments(adj_p, adj_d, adj_n)
-        return var / adj_n
-    return var / counts.n
+    if sum(current) > sum(previous):  # enumerate the smaller period's splits: same |delta|, fewer cells
+        current, previous = previous, current
+    observed = abs(_mean(current, values) - _mean(previous, values))
+    if observed <= _TIE:
+        return 1.0
+    totals = [a + b for a, b in zip(current, previous, strict=True)]
+    n1, n = sum(current), sum(totals)
+    n2 = n - n1
+    lf = _log_factorials(n)
+
+    def log_choose(t: int, a: np.ndarray) -> np.ndarray:
+        return lf[t] - lf[a] - lf[t - a]
+
+    if len(totals) == 2:
+        x = np.arange(max(0, n1 - totals[1]), min(n1, totals[0]) + 1)
+        alloc = [x, n1 - x]
+    elif len(totals) == 3:
+        if (min(n1, totals[0]) + 1) * (min(n1, totals[2]) + 1) > EXACT_TEST_MAX_SPLITS:
+            return None
+        x, z = np.meshgrid(np.arange(min(n1, totals[0]) + 1), np.arange(min(n1, totals[2]) + 1), indexing="ij")
+        y = n1 - x - z
+        keep = (y >= 0) & (y <= totals[1])
+        alloc = [x[keep], y[keep], z[keep]]
+    else:
+        raise ValueError("the exact test takes two or three answer categories")
+    score1 = sum(v * a for v, a in zip(values, alloc, strict=True))
+    total_score = sum(v * t for v, t in zip(values, totals, strict=True))
+    delta = score1 / n1 - (total_score - score1) / n2
+    log_p = sum(log_choose(t, a) for t, a in zip(totals, alloc, strict=True)) - (lf[n] - lf[n1] - lf[n2])
+    return float(min(1.0, np.exp(log_p[np.abs(delta) >= observed - _TIE]).sum()))
 
 
-def nps_change(current: NpsCounts, previous: NpsCounts, confidence: float = 0.95) -> Change:
-    """Two-sided z test on the NPS difference of two independent samples (current - previous).
+def _mean(counts: tuple[int, ...], values: tuple[float, ...]) -> float:
+    return sum(c * v for c, v in zip(counts, values, strict=True)) / sum(counts)
+
+
+def mean_change(
+    current: tuple[int, ...],
+    previous: tuple[int, ...],
+    values: tuple[float, ...],
+    *,
+    scale: float = 1.0,
+    confidence: float = 0.95,
+    min_n: int = 1,
+) -> Change:
+    """Test the change in the mean score of categorical answers (NPS: +1/0/-1, CSAT: 1/0).
+
+    `current`/`previous` count answers per category, `values` score each category, `scale` turns the
+    difference into report units (100 for points). The z statistic uses the variance pooled over both
+    periods (the null hypothesis: one distribution); for NPS that is [p + d - (p - d)^2] per answer.
+    The p-value comes from the exact permutation test (the normal curve only for very large samples,
+    where the test would be slow), because the z test over-states at small n. A change is never
+    significant when either period has fewer than `min_n` answers.
+    """
+    alpha = 1.0 - confidence
+    _z(confidence)
+    n1, n2 = sum(current), sum(previous)
+    if n1 == 0 or n2 == 0:
+        return Change(delta=None, z=None, p_value=None, significant=False)
+    diff = _mean(current, values) - _mean(previous, values)
+    pooled = tuple(a + b for a, b in zip(current, previous, strict=True))
+    mean0 = _mean(pooled, values)
+    var0 = max(0.0, _mean(pooled, tuple(v * v for v in values)) - mean0 * mean0)
+    if var0 == 0.0:  # every answer in one category: nothing moved
+        return Change(delta=0.0, z=0.0, p_value=1.0, significant=False)
+    z = diff / math.sqrt(var0 * (1.0 / n1 + 1.0 / n2))
+    p_value = _exact_p(current, previous, values)
+    if p_value is None:  # hundreds of answers a period: the normal curve is accurate there
+        # Continuity correction (half the smallest step the difference can take) keeps the test at or
+        # below its nominal false-positive rate; without it the z test runs slightly over.
+        step = min(abs(a - b) for i, a in enumerate(values) for b in values[i + 1 :])
+        corrected = max(0.0, abs(diff) - 0.5 * step * (1.0 / n1 + 1.0 / n2))
+        p_value = min(1.0, 2.0 * NormalDist().cdf(-corrected / math.sqrt(var0 * (1.0 / n1 + 1.0 / n2))))
+    significant = p_value < alpha and min(n1, n2) >= min_n
+    return Change(delta=scale * diff, z=z, p_value=p_value, significant=significant)
+
+
+_NPS_VALUES = (1.0, 0.0, -1.0)  # promoter, passive, detractor
+
+
+def nps_change(current: NpsCounts, previous: NpsCounts, confidence: float = 0.95, min_n: int = 1) -> Change:
+    """NPS movement in points (current - previous); see mean_change for the test.
 
     Lets reports say "up 12 points" only when that is unlikely to be noise. An empty sample gives
     ``delta=None`` and is never significant.
     """
-    _z(confidence)  # validate even when a sample is empty, so bad config fails on the first call
-    current_nps, previous_nps = nps(current), nps(previous)
-    if current_nps is None or previous_nps is None:
-        return Change(delta=None, z=None, p_value=None, significant=False)
-    delta = current_nps - previous_nps
-    # Both variances are > 0 after the adjusted fallback, so se_diff > 0 and z is always finite.
-    se_diff = 100.0 * math.sqrt(_change_variance(current) + _change_variance(previous))
-    z = delta / se_diff
-    p_value = min(1.0, 2.0 * NormalDist().cdf(-abs(z)))
-    return Change(delta=delta, z=z, p_value=p_value, significant=p_value < 1.0 - confidence)
+    return mean_change(
+        (current.promoters, current.passives, current.detractors),
+        (previous.promoters, previous.passives, previous.detractors),
+        _NPS_VALUES,
+        scale=100.0,
+        confidence=confidence,
+        min_n=min_n,
+    )
+
+
+def proportion_change(
+    hits: int, n: int, prev_hits: int, prev_n: int, confidence: float = 0.95, min_n: int = 1
+) -> Change:
+    """CSAT movement in percentage points: Fisher's exact test at small n, pooled two-proportion z above."""
+    return mean_change(
+        (hits, n - hits), (prev_hits, prev_n - prev_hits), (1.0, 0.0), scale=100.0, confidence=confidence, min_n=min_n
+    )
 
 
 def is_satisfied(score: int, scale_max: int = 5) -> bool:

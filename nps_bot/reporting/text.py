@@ -31,11 +31,14 @@ def _amount(delta: float, kind: str) -> str:
     return f"{delta:+.1f}" if kind == "ces" else f"{delta:+.0f}{' pts' if kind == 'csat' else ''}"
 
 
-def change_text(change: Change, kind: str = "nps") -> str:
+def change_text(change: Change, kind: str = "nps", too_few: bool = False) -> str:
     """ "▲ +12 vs previous period" when significant, "▶ no significant change vs previous period (+3)"
-    otherwise, "" when either period has no answers."""
+    otherwise, "" when either period has no answers. With `too_few` (a period below the minimum
+    answers) no verdict is given at all: "significant" must never stand next to "too few answers"."""
     if change.delta is None:
         return ""
+    if too_few:
+        return f"{_amount(change.delta, kind)} vs previous period (too few answers to compare)"
     if not change.significant:
         return f"▶ no significant change vs previous period ({_amount(change.delta, kind)})"
     arrow = "▲" if change.delta > 0 else "▼"
@@ -50,6 +53,12 @@ def change_cell(change: Change, kind: str = "nps") -> str:
     return f"{arrow} {change.delta:+.1f}" if kind == "ces" else f"{arrow} {change.delta:+.0f}"
 
 
+def too_few_to_compare(report: ScoreReport) -> bool:
+    """Whether either period of the overall line has fewer answers than the report's minimum."""
+    o = report.overall
+    return o.n < report.min_n or (o.previous is not None and 0 < o.previous.n < report.min_n)
+
+
 def headline(report: ScoreReport) -> str:
     o = report.overall
     kind = getattr(report, "kind", "nps")
@@ -62,7 +71,7 @@ def headline(report: ScoreReport) -> str:
     text = f"{name} {report.period.label}: {value_text(kind, est.value)}{margin}, {o.n} answers"
     if o.response_rate is not None:
         text += f", response rate {percent(o.response_rate)}"
-    if changed := change_text(report.change, kind):
+    if changed := change_text(report.change, kind, too_few=too_few_to_compare(report)):
         text += f" · {changed}"
     if o.n < report.min_n:
         text += f" (too few answers to be reliable; fewer than {report.min_n})"
