@@ -34,6 +34,11 @@ def claim_due(engine: Engine, owner: str, now: datetime, lease: timedelta, limit
     return [r.id for r in rows]
 
 
+def renew(engine: Engine, ids: list[int], owner: str, now: datetime, lease: timedelta) -> set[int]:
+    """Extend our lease on surveys still being delivered; returns those we still hold."""
+    return SURVEY_QUEUE.renew(engine, ids, owner, now, lease)
+
+
 def load_outgoing(
     engine: Engine, ids: list[int], company: str, public_url: str
 ) -> list[tuple[OutgoingSurvey, str | None, datetime | None]]:

@@ -11,11 +11,14 @@ import uuid
 from datetime import datetime, timedelta
 
 from nps_bot.delivery import claims
+from nps_bot.delivery.heartbeat import Heartbeat
 from nps_bot.models import OutgoingSurvey, SurveyState
 from nps_bot.plugin.ports import DeliveryChannel, DeliveryRetry, DeliveryUnavailable, Host
 from nps_bot.plugin.retry import backoff
 
 log = logging.getLogger(__name__)
+
+
 class Worker:
     def __init__(self, ctx: Host, owner: str | None = None) -> None:
         self.ctx = ctx
@@ -43,12 +46,17 @@ class Worker:
             return 0
         batch = claims.load_outgoing(self.ctx.engine, ids, s.company_name, s.public_url)
         channels = self.ctx.delivery_channels()  # once per batch, not per survey
-        for survey, customer_key, expires_at in batch:
-            try:
-                self._handle(survey, customer_key, expires_at, channels)
-            except Exception:  # one bad survey must not stop the batch; its lease lets it retry
-                log.exception("survey %d: unexpected error while delivering", survey.id)
+        with Heartbeat(ids, self._renew, self.ctx.clock.now, s.worker_lease) as heartbeat:
+            for survey, customer_key, expires_at in batch:
+                try:
+                    self._handle(survey, customer_key, expires_at, channels)
+                except Exception:  # one bad survey must not stop the batch; its lease lets it retry
+                    log.exception("survey %d: unexpected error while delivering", survey.id)
+                heartbeat.done(survey.id)
         return len(batch)
+
+    def _renew(self, ids: list[int], now: datetime, lease: timedelta) -> set[int]:
+        return claims.renew(self.ctx.engine, ids, self.owner, now, lease)
 
     def _handle(
         self,
@@ -82,6 +90,11 @@ class Worker:
             return
         reasons: list[str] = []
         for channel in channels:
+            # Check ownership (and extend the lease) right before each external call: a worker whose
+            # lease was taken over must not send what the new holder is sending.
+            if not self._renew([survey.id], self.ctx.clock.now(), self.ctx.settings.worker_lease):
+                log.warning("survey %d: lease lost before delivery; left to the worker that holds it", survey.id)
+                return
             try:
                 delivered = channel.deliver(survey)
             except DeliveryUnavailable as exc:
@@ -94,7 +107,7 @@ class Worker:
                 log.exception("survey %d: channel %s failed", survey.id, channel.name)
                 self._retry(survey, f"{channel.name}: {type(exc).__name__}: {exc}", None)
                 return
-            claims.finish(
+            recorded = claims.finish(
                 engine,
                 survey.id,
                 self.owner,
@@ -106,7 +119,14 @@ class Worker:
                 last_error=None,
                 reason=None,
             )
-            log.info("survey %d sent via %s", survey.id, delivered.channel)
+            if recorded:
+                log.info("survey %d sent via %s", survey.id, delivered.channel)
+            else:  # never report a delivery whose outcome could not be written
+                log.error(
+                    "survey %d: delivered via %s but the lease was lost before the outcome was recorded",
+                    survey.id,
+                    delivered.channel,
+                )
             return
         reason = "; ".join(reasons) or "no delivery channel configured"
         claims.finish(engine, survey.id, self.owner, now, state=SurveyState.UNDELIVERABLE, reason=reason[:255])

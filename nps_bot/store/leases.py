@@ -58,6 +58,22 @@ class LeasedQueue:
         with engine.begin() as conn:
             return sorted(conn.execute(stmt).all(), key=lambda r: r.id)
 
+    def renew(self, engine: Engine, ids: Sequence[int], holder: str, now: datetime, lease: timedelta) -> set[int]:
+        """Extend `holder`'s lease on `ids` (a heartbeat); returns the ids it still holds."""
+        if self.owner is None:
+            raise TypeError(f"{self.table.name}: a time-only lease has no holder to check")
+        if not ids:
+            return set()
+        t = self.table
+        stmt = (
+            t.update()
+            .where(t.c.id.in_(list(ids)), t.c[self.owner] == holder)
+            .values({self.until: now + lease})
+            .returning(t.c.id)
+        )
+        with engine.begin() as conn:
+            return set(conn.execute(stmt).scalars())
+
     def finish(
         self, engine: Engine, row_id: int, holder: str, *, where: Sequence[ColumnElement[bool]] = (), **values: Any
     ) -> bool:
