@@ -21,8 +21,24 @@ TicketEvent = Literal["closed", "reopened"]
 _SHORT = 255
 
 
+def _without_nul(value: object) -> object:
+    """Drop NUL characters: PostgreSQL cannot store them in text (SQLite can); same result on both."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strip_nul(cls, value: object) -> object:
+        return _without_nul(value)
 
 
 class Customer(_Model):

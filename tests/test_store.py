@@ -17,7 +17,7 @@ from nps_bot.models import Customer, Interaction
 from nps_bot.reporting.periods import parse_period
 from nps_bot.reporting.queries import score_report
 from nps_bot.store.schema import responses, surveys
-from nps_bot.surveys.service import SurveyNotOpen
+from nps_bot.surveys.service import SurveyNotFound, SurveyNotOpen
 
 START = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -187,3 +187,28 @@ def test_migration_0005_moves_attempt_markers_into_columns(any_db_url: str) -> N
         ]
     finally:
         engine.dispose()
+
+
+def test_nul_characters_are_dropped_at_the_edge_on_every_database(ctx: AppContext) -> None:
+    # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); SQLite would store it. Same result on both.
+    nul = interaction(
+        7,
+        event_id="evt\x00_7",
+        ticket_id="T\x00-7",
+        subject="Refund\x00 please",
+        team="Bil\x00ling",
+        tags=["vip\x00"],
+        customer=Customer(email="c7@example.com", name="Ana\x00", attributes={"pl\x00an": "pro\x00"}),
+    )
+    assert ctx.surveys.schedule(nul).status == "scheduled"
+    with ctx.engine.connect() as conn:
+        row = conn.execute(sa.select(surveys.c.ticket_id, surveys.c.subject, surveys.c.team)).one()
+    assert tuple(row) == ("T-7", "Refund please", "Billing")
+    with pytest.raises(SurveyNotFound):
+        ctx.surveys.record_score("tok\x00en", 9, source="web")
+    with ctx.engine.begin() as conn:
+        conn.execute(surveys.update().values(state="sent", sent_at=START))
+        token = conn.execute(sa.select(surveys.c.token)).scalar_one()
+    ctx.surveys.record_score(token, 9, source="web")
+    answer = ctx.surveys.record_comment(token, "fast\x00 and kind")
+    assert answer.comment == "fast and kind"

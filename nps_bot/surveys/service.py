@@ -323,6 +323,21 @@ class SurveyService:
         answer = Answer(survey=_with_state(ref, state), score=score, comment=text, previous_score=previous)
         return answer, existing is None
 
+    def stored_answer(self, interaction: Interaction) -> tuple[int, str | None] | None:
+        """The score and comment stored for this interaction's ticket and kind, if any: what
+        record_external_answer would update, so an importer can tell a changed answer from a re-import."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(responses.c.score, responses.c.comment)
+                .select_from(responses.join(surveys, surveys.c.id == responses.c.survey_id))
+                .where(
+                    surveys.c.connector == interaction.connector,
+                    surveys.c.ticket_id == interaction.ticket_id,
+                    surveys.c.kind == interaction.kind,
+                )
+            ).first()
+        return (row.score, row.comment) if row else None
+
     # -- answers ------------------------------------------------------------------------------
 
     def find(self, token: str) -> SurveyRef:
@@ -331,6 +346,8 @@ class SurveyService:
 
     @staticmethod
     def _ref(conn: Connection, token: str, *, for_update: bool = False) -> SurveyRef:
+        if "\x00" in token:  # PostgreSQL refuses NUL in text; no token has one
+            raise SurveyNotFound("unknown survey")
         query = (
             sa.select(
                 surveys.c.id,
@@ -407,7 +424,8 @@ class SurveyService:
 
     def record_comment(self, token: str, comment: str, *, responder: str | None = None) -> Answer:
         now = self.clock.now()
-        text = comment.strip()[:MAX_COMMENT]
+        # NUL: PostgreSQL cannot store it in text (SQLite can); drop it the same way on both.
+        text = comment.replace("\x00", "").strip()[:MAX_COMMENT]
         with self.engine.begin() as conn:
             ref = self._ref(conn, token, for_update=True)
             if ref.state not in ANSWERED_STATES:
