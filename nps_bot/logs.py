@@ -1,5 +1,6 @@
-"""Logging set-up. A filter masks e-mail addresses and tokens in every record as a last line of
-defence: the code already avoids logging them, and a stray vendor error message must not leak one."""
+"""Logging set-up. A filter masks e-mail addresses, Slack tokens, survey tokens in `/s/<token>` paths
+and secrets in query strings (`?token=`, `&sig=`) in every record, uvicorn's access log included: the
+code already avoids logging them, and a stray vendor error message or request line must not leak one."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import re
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _TOKEN = re.compile(r"\b(xox[abpr]|xapp)-[\w-]+")
+_SURVEY_PATH = re.compile(r"(/s/)[\w-]{8,}")
+_QUERY_SECRET = re.compile(r"([?&](?:token|sig|signature|secret|api_?key)=)[^&\s\"']+", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
+    text = _QUERY_SECRET.sub(r"\1***", _SURVEY_PATH.sub(r"\1***", text))
     return _TOKEN.sub(r"\1-***", _EMAIL.sub("<email>", text))
 
 
