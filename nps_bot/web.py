@@ -22,6 +22,10 @@ from nps_bot.plugin.ports import Parsed, ProvidesLifespan, ProvidesRoutes, Webho
 from nps_bot.surveys.page import survey_page_routes
 
 log = logging.getLogger(__name__)
+# How long a help desk should wait before redelivering a webhook we could not store.
+RETRY_AFTER_SECONDS = 30
+# Input that makes a parser fail this way is the sender's problem (4xx), not a server error.
+_BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
 
 class BodyTooLarge(Exception):
@@ -56,6 +60,8 @@ def _outcome_json(outcome: ScheduleOutcome) -> dict[str, object]:
 
 def create_app(ctx: AppContext) -> Starlette:
     async def healthz(_: Request) -> Response:
+        """Readiness: the process answers and the database does (503 otherwise). Also at /readyz."""
+
         def ping() -> None:
             with ctx.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
@@ -66,6 +72,10 @@ def create_app(ctx: AppContext) -> Starlette:
             log.error("health check: database unavailable: %s", type(exc).__name__)
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    async def livez(_: Request) -> Response:
+        """Liveness: the process serves requests; says nothing about the database (see /readyz)."""
+        return JSONResponse({"status": "ok"})
 
     async def webhook(request: Request) -> Response:
         name = request.path_params["connector"]
@@ -96,16 +106,33 @@ def create_app(ctx: AppContext) -> Starlette:
         except WebhookError as exc:
             log.warning("webhook %s rejected (%d): %s", name, exc.status, exc.reason)
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        except _BAD_INPUT as exc:  # a connector tripped over the payload: still the sender's input
+            log.error("webhook %s: payload broke the parser (%s)", name, type(exc).__name__, exc_info=True)
+            return JSONResponse({"error": f"malformed payload ({type(exc).__name__})"}, status_code=400)
         if not parsed.interactions:
             log.info("webhook %s ignored: %s", name, parsed.ignored)
             return JSONResponse({"status": "ignored", "reason": parsed.ignored}, status_code=202)
-        outcomes = [await run_in_threadpool(ctx.surveys.schedule, i) for i in parsed.interactions]
+        try:
+            outcomes = [await run_in_threadpool(ctx.surveys.schedule, i) for i in parsed.interactions]
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            # Not stored, so never a 2xx: the help desk redelivers, and we recover with the database.
+            log.error("webhook %s: database unavailable (%s); asked the sender to retry", name, type(exc).__name__)
+            return JSONResponse(
+                {"error": "database unavailable, retry later"},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        except (sa.exc.StatementError, OverflowError) as exc:  # a value the database cannot take
+            log.warning("webhook %s: value refused by the database (%s)", name, type(exc).__name__)
+            return JSONResponse({"error": "a value in the payload is out of range"}, status_code=400)
         if len(outcomes) == 1:
             return JSONResponse(_outcome_json(outcomes[0]), status_code=202)
         return JSONResponse({"status": "accepted", "results": [_outcome_json(o) for o in outcomes]}, status_code=202)
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", healthz, methods=["GET"]),
+        Route("/livez", livez, methods=["GET"]),
         Route("/webhooks/{connector}", webhook, methods=["POST"]),
         *survey_page_routes(ctx.surveys, ctx.notify_answer, ctx.settings.company_name),
     ]

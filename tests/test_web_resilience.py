@@ -1,0 +1,62 @@
+"""The webhook endpoint when the database is away: 503 with Retry-After (never a 2xx for what was not
+stored), and recovery by itself when the database is back; liveness and readiness told apart."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from tests.support.app import Live, generic_event
+
+
+@contextmanager
+def database_away(live: Live, url: str) -> Iterator[None]:
+    """Take the real database away from the running app, then give it back."""
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        live.ctx.engine.dispose()  # drop pooled connections: new ones must open the file
+        aside = path.with_suffix(".away")
+        os.replace(path, aside)
+        path.mkdir()  # the file's place is taken: SQLite cannot open it
+        try:
+            yield
+        finally:
+            path.rmdir()
+            os.replace(aside, path)
+        return
+    name = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(
+        url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/postgres",
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+    try:
+        yield
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+
+
+def test_webhook_answers_503_while_the_database_is_away_and_recovers(
+    make_live: Callable[..., Live], any_db_url: str
+) -> None:
+    live = make_live(database_url=any_db_url)
+    assert live.post_generic(generic_event(1)).status_code == 202
+    with database_away(live, any_db_url):
+        response = live.post_generic(generic_event(2))
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "30"
+        assert live.http.get("/readyz").status_code == 503
+        assert live.http.get("/livez").json() == {"status": "ok"}
+    # The help desk redelivers; no restart needed.
+    again = live.post_generic(generic_event(2))
+    assert again.status_code == 202 and again.json()["status"] == "scheduled"
+    assert live.http.get("/readyz").json() == {"status": "ok", "database": "ok"}
+    assert live.post_generic(generic_event(2)).json()["status"] == "duplicate"
