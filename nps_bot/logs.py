@@ -13,15 +13,24 @@ _SURVEY_PATH = re.compile(r"(/s/)[\w-]{8,}")
 _QUERY_SECRET = re.compile(r"([?&](?:token|sig|signature|secret|api_?key)=)[^&\s\"']+", re.IGNORECASE)
 
 
-def redact(text: str) -> str:
-    text = _QUERY_SECRET.sub(r"\1***", _SURVEY_PATH.sub(r"\1***", text))
+# The console channel's whole job is to show the survey link to whoever runs the service without a
+# chat platform (its log line *is* the delivery), so its survey links are kept; nothing else is.
+CONSOLE_LOGGER = "nps_bot.delivery.console"
+# Third-party loggers that log every request URL at INFO (survey links with tokens among them).
+_CHATTY = ("httpx", "httpcore", "slack_sdk", "slack_bolt", "urllib3")
+
+
+def redact(text: str, *, keep_survey_links: bool = False) -> str:
+    if not keep_survey_links:
+        text = _SURVEY_PATH.sub(r"\1***", text)
+    text = _QUERY_SECRET.sub(r"\1***", text)
     return _TOKEN.sub(r"\1-***", _EMAIL.sub("<email>", text))
 
 
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = redact(message, keep_survey_links=record.name == CONSOLE_LOGGER)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
@@ -36,3 +45,6 @@ def setup(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # Alembic announces each of its plugins at INFO on every start; keep start-up logs readable.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    if root.level > logging.DEBUG:  # their request lines are detail; at DEBUG they are wanted
+        for name in _CHATTY:
+            logging.getLogger(name).setLevel(logging.WARNING)

@@ -36,3 +36,25 @@ def test_the_filter_rewrites_uvicorn_access_records() -> None:
     )  # fmt: skip
     assert RedactingFilter().filter(record)
     assert "abcdefghijklmnop" not in record.getMessage() and "/s/***" in record.getMessage()
+
+
+def test_the_console_channel_keeps_its_links_but_not_e_mails() -> None:
+    record = logging.LogRecord(
+        "nps_bot.delivery.console", logging.INFO, __file__, 1,
+        "[console] would send NPS survey 1 to %s: %s", ("ana@example.com", "http://x/s/abcdefghijklmnop"), None,
+    )  # fmt: skip
+    assert RedactingFilter().filter(record)
+    assert "/s/abcdefghijklmnop" in record.getMessage() and "ana@example.com" not in record.getMessage()
+
+
+def test_setup_quiets_request_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nps_bot import logs
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", root.level)
+    for name in ("httpx", "httpcore", "slack_sdk", "slack_bolt", "urllib3", "alembic.runtime.plugins"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
+    logs.setup("INFO")
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    assert logging.getLogger("nps_bot.delivery.worker").isEnabledFor(logging.INFO)

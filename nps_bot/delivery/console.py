@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from nps_bot.config import Settings
+from nps_bot.logs import CONSOLE_LOGGER
 from nps_bot.models import Delivered, OutgoingSurvey
 
-log = logging.getLogger("nps_bot.delivery.console")
+log = logging.getLogger(CONSOLE_LOGGER)  # the log filter keeps this logger's survey links
 
 
 class ConsoleChannel:
