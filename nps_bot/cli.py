@@ -24,10 +24,11 @@ def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
 
     ctx = AppContext.build(settings)
     log.info(
-        "nps-bot listening on http://%s:%d (database %s)",
+        "nps-bot listening on http://%s:%d (database %s); survey links point at %s",
         settings.host,
         settings.port,
         _safe_url(settings.database_url),
+        settings.public_url,
     )
     uvicorn.run(
         create_app(ctx),

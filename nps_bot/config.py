@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from nps_bot.durations import parse_duration
@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///nps-bot.db"
     host: str = "127.0.0.1"
     port: int = 8080
-    public_url: str = "http://127.0.0.1:8080"
+    # Base of survey links; unset, it follows host and port (so links work on any port).
+    public_url: str = ""
     company_name: str = "our company"
     default_language: str = "en"
 
@@ -68,3 +69,10 @@ class Settings(BaseSettings):
     min_segment_n: int = 10
     admins: CsvList = Field(default_factory=list)
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _public_url_follows_the_listener(self) -> Settings:
+        if not self.public_url:
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+            self.public_url = f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+        return self
