@@ -8,9 +8,6 @@ from __future__ import annotations
 import io
 import math
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from nps_bot.reporting.queries import TrendPoint
 
 _DPI = 100
@@ -37,6 +34,10 @@ def render_trend_png(
     """
     kind = points[0].kind if points else "nps"
     y_low, y_high, y_label, neutral = _AXES.get(kind, _AXES["nps"])
+    # Imported here, not at the top: matplotlib costs ~0.5 s and most processes never draw a chart.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width_px / _DPI, height_px / _DPI), dpi=_DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
