@@ -1,11 +1,19 @@
-"""`nps-bot` command line: serve | worker | migrate | demo."""
+"""nps-bot: NPS, CSAT and CES surveys after every support conversation, answered and reported in Slack.
+
+Subcommands: serve | worker | migrate | demo | digest --print | import. Settings come from NPS_BOT_*
+environment variables or a .env file (see README.md)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import signal
+import sys
 import threading
+from datetime import datetime
+
+import sqlalchemy as sa
+from pydantic import ValidationError
 
 from nps_bot import logs
 from nps_bot.config import Settings
@@ -54,9 +62,17 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
     from nps_bot.store import create_engine_for, migrate
+    from nps_bot.store.engine import current_revision
 
-    migrate(create_engine_for(settings.database_url))
-    print(f"database {_safe_url(settings.database_url)} is up to date")
+    engine = create_engine_for(settings.database_url)
+    before = current_revision(engine)
+    migrate(engine)
+    after = current_revision(engine)
+    where = _safe_url(settings.database_url)
+    if before == after:
+        print(f"database {where} is up to date (schema {after})")
+    else:
+        print(f"database {where} migrated from schema {before or 'none (new database)'} to {after}; up to date")
     return 0
 
 
@@ -90,7 +106,7 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from nps_bot.app import AppContext
     from nps_bot.plugin.ports import Importer
@@ -101,8 +117,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         names = sorted(n for n, p in ctx.integrations.items() if isinstance(p, Importer))
         print(f"no importer named {args.source!r}; available: {', '.join(names) or 'none'}")
         return 2
-    since = datetime.fromisoformat(args.since).replace(tzinfo=UTC)
-    until = datetime.fromisoformat(args.until).replace(tzinfo=UTC) if args.until else None
+    since = args.since.replace(tzinfo=UTC)
+    until = args.until.replace(tzinfo=UTC) if args.until else None
     try:
         count = importer.run_import(since, until)
     except Exception as exc:  # a vendor outage or bad key: say so in one line, not a traceback
@@ -111,6 +127,13 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(f"imported {count} answers from {args.source}")
     return 0
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-01-31") from None
 
 
 def _safe_url(url: str) -> str:
@@ -127,19 +150,23 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="delivery worker only (run as many as you like)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     demo = sub.add_parser("demo", help="play ~50 closed tickets and answers on a temporary database")
-    demo.add_argument("--tickets", type=int, default=50)
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--tickets", type=int, default=50, help="how many tickets the demo closes (default 50)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed: the same seed plays the same story")
     dig = sub.add_parser("digest", help="the channel digest, rendered in the terminal")
     dig.add_argument("--print", action="store_true", required=True, help="print it (posting is the worker's job)")
     dig.add_argument("--period", default="7d", help=PERIOD_HELP)
     dig.add_argument("--by", default="team", help="agent, team, channel, tag, helpdesk or a customer attribute")
     dig.add_argument("--chart", metavar="FILE.png", help="also write the trend chart")
     imp = sub.add_parser("import", help="backfill answers from another survey tool (e.g. nicereply)")
-    imp.add_argument("source")
-    imp.add_argument("--since", required=True, help="YYYY-MM-DD (UTC)")
-    imp.add_argument("--until", help="YYYY-MM-DD (UTC), default now")
+    imp.add_argument("source", help="the importer's name, e.g. nicereply")
+    imp.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD (UTC)")
+    imp.add_argument("--until", type=_date, help="YYYY-MM-DD (UTC), default now")
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"nps-bot: invalid settings: {_first_error(exc)}", file=sys.stderr)
+        return 2
     logs.setup(settings.log_level)
     handlers = {
         "serve": cmd_serve,
@@ -149,7 +176,25 @@ def main(argv: list[str] | None = None) -> int:
         "import": cmd_import,
         "digest": cmd_digest,
     }
-    return handlers[args.command](settings, args)
+    try:
+        return handlers[args.command](settings, args)
+    except KeyboardInterrupt:
+        return 130
+    except sa.exc.OperationalError as exc:  # one line, not a hundred: the usual cause is the URL or the server
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        print(f"nps-bot: cannot use the database {_safe_url(settings.database_url)}: {reason}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        log.debug("%s failed", args.command, exc_info=True)
+        print(f"nps-bot {args.command}: {type(exc).__name__}: {exc} (NPS_BOT_LOG_LEVEL=DEBUG shows the traceback)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+
+
+def _first_error(error: ValidationError) -> str:
+    item = error.errors()[0]
+    where = ".".join(str(p) for p in item["loc"]).upper()
+    return f"NPS_BOT_{where}: {item['msg']}" if where else item["msg"]
 
 
 if __name__ == "__main__":

@@ -28,3 +28,37 @@ def test_migrate_then_digest_print(
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert main(["digest", "--print", "--period", "yesterday"]) == 2
     assert "unknown period" in capsys.readouterr().out
+
+
+def test_migrate_says_what_it_did(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NPS_BOT_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    assert main(["migrate"]) == 0
+    first = capsys.readouterr().out
+    assert "from schema none (new database) to 0005" in first
+    assert main(["migrate"]) == 0
+    assert "is up to date (schema 0005)" in capsys.readouterr().out
+
+
+def test_errors_are_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["import", "nicereply", "--since", "01/02/2026"])
+    assert exc.value.code == 2
+    assert "'01/02/2026' is not a date like 2026-01-31" in capsys.readouterr().err
+    monkeypatch.setenv("NPS_BOT_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/nps")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nps-bot: cannot use the database postgresql://nobody:***@127.0.0.1:1/nps:")
+    assert len(err.strip().splitlines()) == 1 and "secret" not in err and "Traceback" not in err
+    monkeypatch.setenv("NPS_BOT_PORT", "eighty")
+    assert main(["migrate"]) == 2
+    assert "invalid settings: NPS_BOT_PORT" in capsys.readouterr().err
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("serve", "worker", "migrate", "demo", "digest", "import"):
+        assert f"    {command} " in out
