@@ -39,6 +39,26 @@ def renew(engine: Engine, ids: list[int], owner: str, now: datetime, lease: time
     return SURVEY_QUEUE.renew(engine, ids, owner, now, lease)
 
 
+def release(engine: Engine, ids: list[int], owner: str, now: datetime) -> int:
+    """Hand claimed surveys we will not deliver (shutting down) back to the queue, due at once; the
+    attempt their claim counted did not happen."""
+    if not ids:
+        return 0
+    stmt = (
+        surveys.update()
+        .where(surveys.c.id.in_(ids), surveys.c.lease_owner == owner, surveys.c.state == SurveyState.SENDING)
+        .values(
+            state=SurveyState.SCHEDULED,
+            lease_owner=None,
+            lease_until=None,
+            attempts=surveys.c.attempts - 1,
+            updated_at=now,
+        )
+    )
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount
+
+
 def load_outgoing(
     engine: Engine, ids: list[int], company: str, public_url: str
 ) -> list[tuple[OutgoingSurvey, str | None, datetime | None]]:

@@ -20,9 +20,11 @@ log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, ctx: Host, owner: str | None = None) -> None:
+    def __init__(self, ctx: Host, owner: str | None = None, stop: threading.Event | None = None) -> None:
         self.ctx = ctx
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        # Set on shutdown: the survey in hand is finished, the rest of the batch is handed back.
+        self.stop = stop or threading.Event()
 
     def run_once(self) -> int:
         """Deliver one batch of due surveys, then run the periodic jobs; returns items handled."""
@@ -47,7 +49,12 @@ class Worker:
         batch = claims.load_outgoing(self.ctx.engine, ids, s.company_name, s.public_url)
         channels = self.ctx.delivery_channels()  # once per batch, not per survey
         with Heartbeat(ids, self._renew, self.ctx.clock.now, s.worker_lease) as heartbeat:
-            for survey, customer_key, expires_at in batch:
+            for done, (survey, customer_key, expires_at) in enumerate(batch):
+                if self.stop.is_set():
+                    rest = [b[0].id for b in batch[done:]]
+                    released = claims.release(self.ctx.engine, rest, self.owner, self.ctx.clock.now())
+                    log.info("shutting down: handed %d claimed surveys back to the queue", released)
+                    return done
                 try:
                     self._handle(survey, customer_key, expires_at, channels)
                 except Exception:  # one bad survey must not stop the batch; its lease lets it retry
@@ -160,6 +167,7 @@ class Worker:
         log.warning("survey %d: attempt %d failed (%s); retrying at %s", survey.id, attempts, error, due.isoformat())
 
     def run_forever(self, stop: threading.Event) -> None:
+        self.stop = stop
         interval = self.ctx.settings.worker_poll_interval.total_seconds()
         log.info("worker %s polling every %.1fs", self.owner, interval)
         while not stop.is_set():
