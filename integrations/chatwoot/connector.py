@@ -1,40 +1,22 @@
+"""Chatwoot: account webhook in (signed, or a shared ?token=), outgoing conversation message out."""
+
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 from typing import Any
 
-import httpx
-from pydantic import ValidationError
-
 from integrations.chatwoot import payloads as p
 from integrations.chatwoot.settings import ChatwootSettings
-from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.plugin.http import LazyClient, send
-from nps_bot.plugin.payloads import language_code
-from nps_bot.plugin.ports import BadPayload, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest, describe
-from nps_bot.surveys.text import as_markdown
+from integrations.chatwoot.signature import SCHEME, TIMESTAMP_HEADER, compute_signature, signed_message
+from nps_bot.models import Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
+from nps_bot.plugin.auth import SharedToken
+from nps_bot.plugin.http import LazyClient, json_body, send
+from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code
+from nps_bot.plugin.ports import BadPayload, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest, json_object
+from nps_bot.plugin.reply import as_markdown, delivered, require_reply_back
 
 log = logging.getLogger(__name__)
-SIGNATURE_HEADER = "x-chatwoot-signature"
-TIMESTAMP_HEADER = "x-chatwoot-timestamp"
 DELIVERY_HEADER = "x-chatwoot-delivery"
-TOKEN_HEADER = "x-nps-token"
-TOKEN_QUERY = "token"
-
-
-def compute_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """ "sha256=" + hex HMAC-SHA256(secret, "{timestamp}.{raw body}")."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-def _agent(person: p.Person | None) -> Agent | None:
-    if person is None or not (person.id or person.name or person.email):
-        return None
-    return Agent(id=person.id, name=person.name, email=person.email)
 
 
 def _text(value: Any) -> str | None:
@@ -50,6 +32,7 @@ class ChatwootConnector:
     def __init__(self, settings: ChatwootSettings, tolerance: float = 300.0) -> None:
         self.settings = settings
         self.tolerance = tolerance
+        self.token = SharedToken(self.name, "NPS_BOT_CHATWOOT_TOKEN")
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -60,19 +43,13 @@ class ChatwootConnector:
                 "neither NPS_BOT_CHATWOOT_SECRET nor NPS_BOT_CHATWOOT_TOKEN is set on the server; "
                 "refusing unauthenticated Chatwoot webhooks"
             )
-        signature = request.headers.get(SIGNATURE_HEADER)
+        signature = request.headers.get(SCHEME.header.lower())
         if signature and s.secret:
             self._verify_signature(request, signature)
-            return
-        offered = [v for v in (request.headers.get(TOKEN_HEADER), request.query.get(TOKEN_QUERY)) if v]
-        if s.token and offered:
-            for token in s.token:
-                if any(hmac.compare_digest(v.encode(), token.encode()) for v in offered):
-                    return
-            raise Unauthorized("token does not match")
-        if s.secret:
+        elif s.token and (not s.secret or self.token.offered(request)):
+            self.token.check(request, s.token)
+        else:
             raise Unauthorized("missing X-Chatwoot-Signature header (set the webhook's secret, or use ?token=)")
-        raise Unauthorized("missing ?token= query parameter (or X-NPS-Token header)")
 
     def _verify_signature(self, request: WebhookRequest, signature: str) -> None:
         timestamp = (request.headers.get(TIMESTAMP_HEADER) or "").strip()
@@ -84,28 +61,18 @@ class ChatwootConnector:
             raise Unauthorized("X-Chatwoot-Timestamp is not a Unix time") from None
         if abs(request.received_at.timestamp() - sent_at) > self.tolerance:
             raise Unauthorized("X-Chatwoot-Timestamp is outside the allowed window")
-        offered = signature.strip().encode()
-        for secret in self.settings.secret:
-            if hmac.compare_digest(offered, compute_signature(secret, timestamp, request.body).encode()):
-                return
-        raise Unauthorized("signature does not match")
+        if not SCHEME.matches(self.settings.secret, signature.strip(), signed_message(timestamp, request.body)):
+            raise Unauthorized("signature does not match")
 
     def parse(self, request: WebhookRequest) -> Parsed:
-        try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadPayload(f"malformed JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise BadPayload("body must be a JSON object")
+        data = json_object(request.body)
         event_name = data.get("event")
         if not isinstance(event_name, str) or not event_name:
             raise BadPayload('missing "event" (Chatwoot sends it on every webhook)')
         if event_name not in (p.STATUS_CHANGED, p.LEGACY_RESOLVED, p.LEGACY_OPENED):
             return Parsed(ignored=f"event {event_name!r} is not {p.STATUS_CHANGED}")
-        try:
+        with invalid_is_bad_payload():
             convo = p.Conversation.model_validate(data)
-        except ValidationError as exc:
-            raise BadPayload(describe(exc)) from None
 
         status = (convo.status or "").lower()
         previous = convo.previous_status
@@ -141,7 +108,7 @@ class ChatwootConnector:
             _text(sender.additional_attributes.get("language")),
             _text(convo.additional_attributes.get("browser_language")),
         )
-        assignee = _agent(convo.meta.assignee)
+        assignee = agent_of(convo.meta.assignee)
         reply_context = {"conversation_id": convo.id}
         if account:
             reply_context["account_id"] = account
@@ -183,10 +150,7 @@ class ChatwootConnector:
         incoming customer message re-opens a resolved conversation), so the conversation stays resolved.
         """
         s = self.settings
-        if not s.reply_enabled:
-            raise DeliveryUnavailable("chatwoot reply-back is off (NPS_BOT_CHATWOOT_REPLY=false)")
-        if not s.has_credentials:
-            raise DeliveryUnavailable("chatwoot reply-back needs NPS_BOT_CHATWOOT_BASE_URL and _API_TOKEN to be set")
+        require_reply_back(self.name, s)
         account = survey.reply_context.get("account_id") or s.account_id
         conversation = survey.reply_context.get("conversation_id") or survey.ticket_id
         if not account:
@@ -200,17 +164,9 @@ class ChatwootConnector:
         response = send(
             self.client, "POST", url, what="chatwoot message", headers={"api_access_token": s.api_token}, json=body
         )
-        message_id = _json(response).get("id")
+        message_id = json_body(response).get("id")
         log.info("survey %d posted into chatwoot conversation %s", survey.id, conversation)
-        return Delivered(self.name, f"{conversation}:{message_id}" if message_id else str(conversation))
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        return delivered(self.name, conversation, message_id)
 
 
 __all__ = ["ChatwootConnector", "compute_signature"]

@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from nps_bot.plugin.payloads import LooseModel, NamedRef, PersonBody
 
 STATUS_CHANGED = "conversation_status_changed"
 # Deprecated in favour of conversation_status_changed, still listed with samples in chatwoot/docs.
@@ -22,43 +24,32 @@ LEGACY_OPENED = "conversation_opened"
 ACTIVE_STATUSES = frozenset({"open", "pending", "snoozed"})
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-class Person(_Loose):
-    id: str | None = None
-    name: str | None = None
-    email: str | None = None
+class Person(PersonBody):
     identifier: str | None = None
     type: str | None = None
     additional_attributes: dict[str, Any] = Field(default_factory=dict)
     custom_attributes: dict[str, Any] = Field(default_factory=dict)
 
 
-class Team(_Loose):
-    id: str | None = None
-    name: str | None = None
+Team = NamedRef
 
 
-class Meta(_Loose):
+class Meta(LooseModel):
     sender: Person | None = None
     assignee: Person | None = None
     team: Team | None = None
 
 
-class Account(_Loose):
-    id: str | None = None
-    name: str | None = None
+Account = NamedRef
 
 
-class Message(_Loose):
+class Message(LooseModel):
     id: str | None = None
     account_id: str | None = None
     message_type: str | None = None
 
 
-class Conversation(_Loose):
+class Conversation(LooseModel):
     event: str
     id: str = Field(min_length=1)
     status: str | None = None

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from nps_bot.config import CsvList, base_config
+from nps_bot.plugin.reply import ReplyBackSettings
+from nps_bot.plugin.settings import CsvList, base_config
 
 
-class ChatwootSettings(BaseSettings):
+class ChatwootSettings(ReplyBackSettings, BaseSettings):
     """NPS_BOT_CHATWOOT_*: webhook secret (signed installs) or shared token (older installs) in, API token out."""
 
     model_config = base_config("NPS_BOT_CHATWOOT_")
@@ -24,17 +27,11 @@ class ChatwootSettings(BaseSettings):
     # Post the survey into the conversation; defaults to on when base URL and API token are set.
     reply: bool | None = None
 
+    credentials: ClassVar[tuple[str, ...]] = ("base_url", "api_token")
+
     @property
     def base(self) -> str | None:
         if not self.base_url:
             return None
         value = self.base_url.strip().rstrip("/")
         return value if value.startswith(("https://", "http://")) else f"https://{value}"
-
-    @property
-    def has_credentials(self) -> bool:
-        return bool(self.base and self.api_token)
-
-    @property
-    def reply_enabled(self) -> bool:
-        return self.has_credentials if self.reply is None else self.reply

@@ -1,34 +1,31 @@
+"""Freshdesk: automation-rule webhook in (shared secret), ticket reply out."""
+
 from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import logging
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
 from integrations.freshdesk import payloads as p
 from integrations.freshdesk.settings import FreshdeskSettings
-from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.plugin.http import LazyClient, send
-from nps_bot.plugin.payloads import clean, language_code, parse_time
-from nps_bot.plugin.ports import (
-    BadPayload,
-    DeliveryRetry,
-    DeliveryUnavailable,
-    Parsed,
-    Unauthorized,
-    WebhookRequest,
-    describe,
-    json_object,
+from nps_bot.models import Customer, Delivered, Interaction, OutgoingSurvey
+from nps_bot.plugin.auth import SharedToken
+from nps_bot.plugin.http import LazyClient, json_body, send
+from nps_bot.plugin.payloads import (
+    agent_of,
+    clean,
+    invalid_is_bad_payload,
+    language_code,
+    parse_time,
+    templated_event,
 )
-from nps_bot.surveys.text import as_html
+from nps_bot.plugin.ports import DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.reply import as_html, delivered, nothing_raises_after_posting, require_reply_back
 
 log = logging.getLogger(__name__)
-TOKEN_HEADER = "x-nps-token"
-TOKEN_QUERY = "token"
 
 
 def _basic_credentials(header: str | None) -> list[str]:
@@ -51,40 +48,24 @@ class FreshdeskConnector:
 
     def __init__(self, settings: FreshdeskSettings) -> None:
         self.settings = settings
+        self.token = SharedToken(self.name, "NPS_BOT_FRESHDESK_SECRET")
 
     # -- inbound --------------------------------------------------------------------------------
 
     def verify(self, request: WebhookRequest) -> None:
-        """Freshdesk does not sign webhooks; the rule sends our shared secret, compared in constant time."""
-        if not self.settings.secret:
-            raise Unauthorized("NPS_BOT_FRESHDESK_SECRET is not set on the server; refusing unauthenticated webhooks")
-        offered = [v for v in (request.headers.get(TOKEN_HEADER), request.query.get(TOKEN_QUERY)) if v]
-        offered += _basic_credentials(request.headers.get("authorization"))
-        if not offered:
-            raise Unauthorized("missing X-NPS-Token header (or ?token= query parameter)")
-        for secret in self.settings.secret:
-            expected = secret.encode()
-            if any(hmac.compare_digest(expected, value.strip().encode()) for value in offered):
-                return
-        raise Unauthorized("X-NPS-Token does not match")
+        """Freshdesk does not sign webhooks; the rule sends our shared secret (also as its API key)."""
+        self.token.check(request, self.settings.secret, _basic_credentials(request.headers.get("authorization")))
 
     def parse(self, request: WebhookRequest) -> Parsed:
         data = json_object(request.body)
-        try:
+        with invalid_is_bad_payload():
             body = p.WebhookBody.model_validate(clean(data))
-        except ValidationError as exc:
-            raise BadPayload(describe(exc)) from None
         t = body.ticket
-        word = (body.event or "").lower()
         status = p.status_name(t.status)
-        event: TicketEvent
-        if word in p.CLOSE_WORDS or (not word and status in ("resolved", "closed")):
-            event = "closed"
-        elif word in p.REOPEN_WORDS:
-            event = "reopened"
-        elif word:
+        event = templated_event(body.event, status, close_words=p.CLOSE_WORDS, closed_statuses=p.CLOSED_STATUSES)
+        if event is None and body.event:
             return Parsed(ignored=f"event {body.event!r} is not a resolve/close or re-open")
-        else:
+        if event is None:
             return Parsed(
                 ignored=f'ticket status {t.status!r} is not Resolved/Closed (send "event": "reopened" for re-opens)'
             )
@@ -97,11 +78,9 @@ class FreshdeskConnector:
             attributes.setdefault("company", body.company)
         if t.type:
             attributes.setdefault("ticket_type", t.type)
-        agent = Agent(id=body.agent.id, name=body.agent.name, email=body.agent.email) if body.agent else None
-        if agent and not (agent.id or agent.name or agent.email):
-            agent = None
+        agent = agent_of(body.agent)
         source = (t.source or "").strip().lower()
-        try:
+        with invalid_is_bad_payload():
             interaction = Interaction(
                 connector=self.name,
                 event_id=f"{t.id}:{event}:{stamp}"[:255],
@@ -123,8 +102,6 @@ class FreshdeskConnector:
                 agent=agent,
                 assignee=agent,
             )
-        except ValidationError as exc:
-            raise BadPayload(describe(exc)) from None
         return Parsed([interaction])
 
     def _ticket_url(self, ticket_id: str) -> str | None:
@@ -140,10 +117,7 @@ class FreshdeskConnector:
         ticket is still Resolved/Closed first, and if the reply moved its status we set it back.
         """
         s = self.settings
-        if not s.reply_enabled:
-            raise DeliveryUnavailable("freshdesk reply-back is off (NPS_BOT_FRESHDESK_REPLY=false)")
-        if not s.has_credentials:
-            raise DeliveryUnavailable("freshdesk reply-back needs NPS_BOT_FRESHDESK_DOMAIN and _API_KEY to be set")
+        require_reply_back(self.name, s)
         if not survey.ticket_id.isdigit():
             raise DeliveryUnavailable(f"freshdesk ticket id {survey.ticket_id!r} is not numeric")
         ticket_url = f"https://{s.host}/api/v2/tickets/{survey.ticket_id}"
@@ -166,21 +140,22 @@ class FreshdeskConnector:
             auth=auth,
             json={"body": as_html(survey)},
         )
-        reply_id = _json(response).get("id")
+        reply_id = json_body(response).get("id")
         if before is not None:
             self._restore_status(ticket_url, auth, before, survey)
         log.info("survey %d posted into freshdesk ticket %s", survey.id, survey.ticket_id)
-        return Delivered(self.name, f"{survey.ticket_id}:{reply_id}" if reply_id else survey.ticket_id)
+        return delivered(self.name, survey.ticket_id, reply_id)
 
     def _status(self, ticket_url: str, auth: httpx.Auth) -> int:
-        status = _json(send(self.client, "GET", ticket_url, what="freshdesk ticket", auth=auth)).get("status")
+        status = json_body(send(self.client, "GET", ticket_url, what="freshdesk ticket", auth=auth)).get("status")
         if not isinstance(status, int):
             raise DeliveryRetry("freshdesk ticket: response without a ticket status")
         return status
 
     def _restore_status(self, ticket_url: str, auth: httpx.Auth, before: int, survey: OutgoingSurvey) -> None:
         # The reply is already posted: from here on nothing may raise, or the worker would post it again.
-        try:
+        failed = f"survey {survey.id}: reply posted, but checking the ticket status failed"
+        with nothing_raises_after_posting(log, failed):
             after = self._status(ticket_url, auth)
             if after != before:
                 send(self.client, "PUT", ticket_url, what="freshdesk status", auth=auth, json={"status": before})
@@ -191,13 +166,3 @@ class FreshdeskConnector:
                     after,
                     before,
                 )
-        except (DeliveryRetry, DeliveryUnavailable) as exc:
-            log.warning("survey %d: reply posted, but checking the ticket status failed: %s", survey.id, exc)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -4,19 +4,15 @@ apply render as "" and are treated as missing."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from nps_bot.plugin.payloads import PersonBody, TemplatedBody, TemplatedTicket
 
 # Default Freshdesk statuses (API v2 numbering); {{ticket.status}} renders the name.
 STATUS_NAMES = {"2": "open", "3": "pending", "4": "resolved", "5": "closed"}
 CLOSED_STATUS_CODES = frozenset({4, 5})
 CLOSE_WORDS = frozenset({"resolved", "closed", "solved", "ticket.resolved", "ticket.closed"})
-REOPEN_WORDS = frozenset({"reopened", "re-opened", "ticket.reopened"})
+CLOSED_STATUSES = frozenset({"resolved", "closed"})
 # Ticket "source" codes from the API v2 docs, for bodies that send the number.
 SOURCES = {"1": "email", "2": "portal", "3": "phone", "7": "chat", "9": "feedback_widget", "10": "outbound_email"}
-
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
 def status_name(value: str | None) -> str | None:
@@ -26,37 +22,22 @@ def status_name(value: str | None) -> str | None:
     return STATUS_NAMES.get(text, text)
 
 
-class Ticket(_Loose):
-    id: str
-    status: str | None = None
-    subject: str | None = None
-    url: str | None = None
+class Ticket(TemplatedTicket):
     source: str | None = None
-    group: str | None = None
     type: str | None = None
     priority: str | None = None
-    tags: str | list[str] | None = None
-    updated_at: str | None = None
 
 
-class Contact(_Loose):
-    id: str | None = None
-    email: str | None = None
-    name: str | None = None
+class Contact(PersonBody):
     language: str | None = None
     unique_external_id: str | None = None
 
 
-class AgentBody(_Loose):
-    id: str | None = None
-    name: str | None = None
-    email: str | None = None
+AgentBody = PersonBody
 
 
-class WebhookBody(_Loose):
-    event: str | None = None
+class WebhookBody(TemplatedBody):
     ticket: Ticket
     contact: Contact | None = None
     agent: AgentBody | None = None
     company: str | None = None
-    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)

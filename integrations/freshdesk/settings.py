@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from nps_bot.config import CsvList, base_config
+from nps_bot.plugin.reply import ReplyBackSettings
+from nps_bot.plugin.settings import CsvList, base_config, host_name
 
 
-class FreshdeskSettings(BaseSettings):
+class FreshdeskSettings(ReplyBackSettings, BaseSettings):
     """NPS_BOT_FRESHDESK_*: the shared webhook secret in, API key out."""
 
     model_config = base_config("NPS_BOT_FRESHDESK_")
@@ -22,17 +25,8 @@ class FreshdeskSettings(BaseSettings):
     # Check the ticket is still Resolved/Closed before replying, and put the status back if the reply moved it.
     keep_status: bool = True
 
+    credentials: ClassVar[tuple[str, ...]] = ("domain", "api_key")
+
     @property
     def host(self) -> str | None:
-        if not self.domain:
-            return None
-        value = self.domain.strip().removeprefix("https://").removeprefix("http://").strip("/")
-        return value if "." in value else f"{value}.freshdesk.com"
-
-    @property
-    def has_credentials(self) -> bool:
-        return bool(self.host and self.api_key)
-
-    @property
-    def reply_enabled(self) -> bool:
-        return self.has_credentials if self.reply is None else self.reply
+        return host_name(self.domain, "freshdesk.com")

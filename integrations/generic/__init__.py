@@ -5,7 +5,8 @@ Body schema and signature are documented in README.md ("Generic webhook").
 
 from __future__ import annotations
 
-from integrations.generic.connector import GenericConnector, GenericSettings
+from integrations.generic.connector import GenericConnector
+from integrations.generic.settings import GenericSettings
 from nps_bot.plugin.ports import Host
 
 __all__ = ["GenericConnector", "GenericSettings", "create"]

@@ -1,63 +1,32 @@
+"""The generic signed webhook: any system that can POST JSON and sign it (X-NPS-Signature) can trigger surveys."""
+
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from integrations.generic.payloads import (
+    CLOSED_EVENTS,
+    REOPENED_EVENTS,
+    AgentBody,
+    CustomerBody,
+    GenericBody,
+    TicketBody,
+)
+from integrations.generic.settings import GenericSettings
+from nps_bot.models import Agent, Customer, Interaction
+from nps_bot.plugin.auth import require_secrets
+from nps_bot.plugin.payloads import invalid_is_bad_payload
+from nps_bot.plugin.ports import BadPayload, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.signing import HEADER, verify
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings
-
-from nps_bot.config import CsvList, base_config
-from nps_bot.models import Agent, Customer, Interaction, SurveyKind
-from nps_bot.plugin.ports import BadPayload, Parsed, Unauthorized, WebhookRequest, describe, json_object
-from nps_bot.plugin.signing import HEADER, SignatureError, verify
-
-CLOSED_EVENTS = {"ticket.closed", "ticket.solved", "ticket.resolved"}
-REOPENED_EVENTS = {"ticket.reopened"}
-
-
-class GenericSettings(BaseSettings):
-    model_config = base_config("NPS_BOT_GENERIC_")
-
-    # Comma-separated to allow rotation: sign with the new secret while the old one still verifies.
-    secret: CsvList = Field(default_factory=list)
-
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class TicketBody(_Loose):
-    id: str | int
-    subject: str | None = None
-    url: str | None = None
-    channel: str | None = None
-    team: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    closed_at: datetime | None = None
-
-
-class CustomerBody(_Loose):
-    email: str | None = None
-    name: str | None = None
-    id: str | int | None = None
-    slack_user_id: str | None = None
-    language: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-
-
-class AgentBody(_Loose):
-    id: str | int | None = None
-    name: str | None = None
-    email: str | None = None
-
-
-class GenericBody(_Loose):
-    event: str
-    id: str
-    ticket: TicketBody | None = None
-    customer: CustomerBody | None = None
-    agent: AgentBody | None = None
-    survey: SurveyKind = "nps"
+__all__ = [
+    "CLOSED_EVENTS",
+    "REOPENED_EVENTS",
+    "AgentBody",
+    "CustomerBody",
+    "GenericBody",
+    "GenericConnector",
+    "GenericSettings",
+    "TicketBody",
+]
 
 
 class GenericConnector:
@@ -68,25 +37,14 @@ class GenericConnector:
         self.tolerance = tolerance
 
     def verify(self, request: WebhookRequest) -> None:
-        if not self.settings.secret:
-            raise Unauthorized("NPS_BOT_GENERIC_SECRET is not set on the server; refusing unsigned webhooks")
-        try:
-            verify(
-                self.settings.secret,
-                request.headers.get(HEADER.lower()),
-                request.body,
-                now=request.received_at.timestamp(),
-                tolerance=self.tolerance,
-            )
-        except SignatureError as exc:
-            raise Unauthorized(str(exc)) from None
+        require_secrets(self.settings.secret, "NPS_BOT_GENERIC_SECRET", signed=True)
+        signature, now = request.headers.get(HEADER.lower()), request.received_at.timestamp()
+        verify(self.settings.secret, signature, request.body, now=now, tolerance=self.tolerance)
 
     def parse(self, request: WebhookRequest) -> Parsed:
         data = json_object(request.body)
-        try:
+        with invalid_is_bad_payload():
             body = GenericBody.model_validate(data)
-        except ValidationError as exc:
-            raise BadPayload(describe(exc)) from None
         if body.event in CLOSED_EVENTS:
             event = "closed"
         elif body.event in REOPENED_EVENTS:
@@ -96,7 +54,7 @@ class GenericConnector:
         if body.ticket is None or body.customer is None:
             raise BadPayload("ticket and customer are required for ticket events")
         t, c, a = body.ticket, body.customer, body.agent
-        try:
+        with invalid_is_bad_payload():
             interaction = Interaction(
                 connector=self.name,
                 event_id=body.id,
@@ -119,6 +77,4 @@ class GenericConnector:
                 agent=Agent(id=None if a.id is None else str(a.id), name=a.name, email=a.email) if a else None,
                 kind=body.survey,
             )
-        except ValidationError as exc:
-            raise BadPayload(describe(exc)) from None
         return Parsed([interaction])

@@ -1,32 +1,22 @@
+"""Help Scout: signed `convo.status` webhook in, conversation reply (kept closed) out."""
+
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import threading
 import time
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
 from integrations.helpscout import payloads as p
 from integrations.helpscout.settings import HelpScoutSettings
+from integrations.helpscout.signature import SCHEME
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.plugin.http import LazyClient, send
-from nps_bot.plugin.payloads import language_code, parse_time
-from nps_bot.plugin.ports import (
-    BadPayload,
-    DeliveryRetry,
-    DeliveryUnavailable,
-    Parsed,
-    Unauthorized,
-    WebhookRequest,
-    describe,
-    json_object,
-)
-from nps_bot.surveys.text import as_html
+from nps_bot.plugin.http import LazyClient, json_body, send
+from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code, parse_time
+from nps_bot.plugin.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.reply import as_html, delivered, require_reply_back
 
 log = logging.getLogger(__name__)
 WEB_URL = "https://secure.helpscout.net/conversation/{id}/{number}/"
@@ -34,18 +24,10 @@ WEB_URL = "https://secure.helpscout.net/conversation/{id}/{number}/"
 TOKEN_MARGIN = 60.0
 
 
-def _signatures(secret: str, body: bytes) -> tuple[bytes, bytes]:
-    """base64(HMAC-SHA1(secret, raw body)), in the standard and the URL-safe alphabet."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha1).digest()
-    return base64.b64encode(digest), base64.urlsafe_b64encode(digest)
-
-
 def _agent(person: p.Person | None) -> Agent | None:
     if person is None or (person.type or "user") != "user":
         return None
-    if not (person.id or person.name or person.email):
-        return None
-    return Agent(id=person.id, name=person.name, email=person.email)
+    return agent_of(person)
 
 
 class HelpScoutConnector:
@@ -63,16 +45,8 @@ class HelpScoutConnector:
     # -- inbound --------------------------------------------------------------------------------
 
     def verify(self, request: WebhookRequest) -> None:
-        """X-HelpScout-Signature = base64(HMAC-SHA1(webhook secret, raw body)), compared in constant time."""
-        if not self.settings.secret:
-            raise Unauthorized("NPS_BOT_HELPSCOUT_SECRET is not set on the server; refusing unsigned webhooks")
-        given = (request.headers.get(p.SIGNATURE_HEADER) or "").strip().encode()
-        if not given:
-            raise Unauthorized("missing X-HelpScout-Signature header")
-        for secret in self.settings.secret:
-            if any(hmac.compare_digest(expected, given) for expected in _signatures(secret, request.body)):
-                return
-        raise Unauthorized("X-HelpScout-Signature does not match")
+        """X-HelpScout-Signature = base64(HMAC-SHA1(webhook secret, raw body))."""
+        SCHEME.verify(request, self.settings.secret, setting="NPS_BOT_HELPSCOUT_SECRET")
 
     def parse(self, request: WebhookRequest) -> Parsed:
         event = (request.headers.get(p.EVENT_HEADER) or "").strip().lower()
@@ -83,10 +57,8 @@ class HelpScoutConnector:
             return Parsed(ignored="Help Scout test event")
         if event not in (p.STATUS_EVENT, p.CUSTOMER_REPLY_EVENT):
             return Parsed(ignored=f"event {event!r} is not a conversation status change")
-        try:
+        with invalid_is_bad_payload():
             convo = p.Conversation.model_validate(data)
-        except ValidationError as exc:
-            raise BadPayload(describe(exc)) from None
 
         status = (convo.status or "").lower()
         kind: TicketEvent
@@ -98,10 +70,8 @@ class HelpScoutConnector:
         else:
             return Parsed(ignored=f"{event} with status {convo.status!r} is not a close or re-open")
 
-        try:
+        with invalid_is_bad_payload():
             interaction = self._interaction(convo, event, kind, request)
-        except ValidationError as exc:
-            raise BadPayload(describe(exc)) from None
         return Parsed([interaction])
 
     def _interaction(
@@ -184,7 +154,7 @@ class HelpScoutConnector:
             what="helpscout token",
             data={"grant_type": "client_credentials", "client_id": s.app_id, "client_secret": s.app_secret},
         )
-        body = _json(response)
+        body = json_body(response)
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise DeliveryRetry("helpscout token: response without an access_token")
@@ -214,10 +184,7 @@ class HelpScoutConnector:
         The conversation is read first: one that is active again gets no survey and is not closed by us.
         """
         s = self.settings
-        if not s.reply_enabled:
-            raise DeliveryUnavailable("helpscout reply-back is off (NPS_BOT_HELPSCOUT_REPLY=false)")
-        if not s.has_credentials:
-            raise DeliveryUnavailable("helpscout reply-back needs NPS_BOT_HELPSCOUT_APP_ID and _APP_SECRET to be set")
+        require_reply_back(self.name, s)
         convo_id = survey.reply_context.get("conversation_id") or survey.ticket_id
         customer_id = survey.reply_context.get("customer_id")
         if not convo_id.isdigit():
@@ -226,7 +193,7 @@ class HelpScoutConnector:
             raise DeliveryUnavailable("helpscout reply needs the customer id, and the webhook carried none")
         url = f"{s.api_base}/v2/conversations/{convo_id}"
 
-        status = _json(self._api("GET", url, what="helpscout conversation")).get("status")
+        status = json_body(self._api("GET", url, what="helpscout conversation")).get("status")
         if not isinstance(status, str):
             raise DeliveryRetry("helpscout conversation: response without a status")
         if status != "closed":
@@ -238,15 +205,7 @@ class HelpScoutConnector:
         response = self._api("POST", f"{url}/reply", what="helpscout reply", json=body)
         thread_id = response.headers.get("resource-id")
         log.info("survey %d posted into helpscout conversation %s", survey.id, convo_id)
-        return Delivered(self.name, f"{convo_id}:{thread_id}" if thread_id else convo_id)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        return delivered(self.name, convo_id, thread_id)
 
 
 __all__ = ["HelpScoutConnector"]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from nps_bot.plugin.payloads import LooseModel, NamedRef, blank_to_none
 
 EVENT_HEADER = "x-helpscout-event"
 SIGNATURE_HEADER = "x-helpscout-signature"
@@ -18,17 +20,7 @@ CUSTOMER_REPLY_EVENT = "convo.customer.reply.created"
 ACTIVE_STATUSES = frozenset({"active", "pending", "open"})
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
-
-
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
-class Person(_Loose):
+class Person(LooseModel):
     """A user or customer: v2 `first`/`last`, v1 `firstName`/`lastName`."""
 
     id: str | None = None
@@ -39,7 +31,7 @@ class Person(_Loose):
     last_name: str | None = Field(None, alias="lastName")
     email: str | None = None
 
-    _blanks = field_validator("first", "last", "first_name", "last_name", "email", mode="before")(_blank_to_none)
+    _blanks = field_validator("first", "last", "first_name", "last_name", "email", mode="before")(blank_to_none)
 
     @property
     def name(self) -> str | None:
@@ -47,12 +39,12 @@ class Person(_Loose):
         return " ".join(parts) or None
 
 
-class Tag(_Loose):
+class Tag(LooseModel):
     tag: str | None = None
     name: str | None = None
 
 
-class CustomField(_Loose):
+class CustomField(LooseModel):
     id: str | None = None
     field_id: str | None = Field(None, alias="fieldId")
     name: str | None = None
@@ -60,12 +52,12 @@ class CustomField(_Loose):
     text: str | None = None
 
 
-class Source(_Loose):
+class Source(LooseModel):
     type: str | None = None
     via: str | None = None
 
 
-class Thread(_Loose):
+class Thread(LooseModel):
     id: str | None = None
     type: str | None = None
     state: str | None = None
@@ -73,16 +65,14 @@ class Thread(_Loose):
     created_by: Person | None = Field(None, alias="createdBy")
 
 
-class Mailbox(_Loose):
-    id: str | None = None
-    name: str | None = None
+Mailbox = NamedRef
 
 
-class Link(_Loose):
+class Link(LooseModel):
     href: str | None = None
 
 
-class Conversation(_Loose):
+class Conversation(LooseModel):
     id: str
     number: str | None = None
     type: str | None = None

@@ -1,18 +1,17 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from nps_bot.config import CsvList, base_config
+from nps_bot.plugin.reply import ReplyBackSettings
+from nps_bot.plugin.settings import CsvList, base_config, id_names
+
+__all__ = ["HelpScoutSettings", "id_names"]
 
 
-def id_names(values: list[str]) -> dict[str, str]:
-    """ "85=Billing,86=Sales" -> {"85": "Billing", "86": "Sales"} (entries without "=" are skipped)."""
-    pairs = (v.partition("=") for v in values)
-    return {k.strip(): name.strip() for k, sep, name in pairs if sep and k.strip() and name.strip()}
-
-
-class HelpScoutSettings(BaseSettings):
+class HelpScoutSettings(ReplyBackSettings, BaseSettings):
     """NPS_BOT_HELPSCOUT_*: the webhook secret in, an OAuth app (client credentials) out."""
 
     model_config = base_config("NPS_BOT_HELPSCOUT_")
@@ -30,13 +29,7 @@ class HelpScoutSettings(BaseSettings):
     language_field: str = "Language"
     api_base: str = "https://api.helpscout.net"
 
-    @property
-    def has_credentials(self) -> bool:
-        return bool(self.app_id and self.app_secret)
-
-    @property
-    def reply_enabled(self) -> bool:
-        return self.has_credentials if self.reply is None else self.reply
+    credentials: ClassVar[tuple[str, ...]] = ("app_id", "app_secret")
 
     @property
     def mailbox_names(self) -> dict[str, str]:

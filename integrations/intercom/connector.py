@@ -1,31 +1,20 @@
+"""Intercom: signed notification in (X-Hub-Signature), admin reply out (the conversation closed again)."""
+
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-from pydantic import ValidationError
-
 from integrations.intercom import payloads as p
 from integrations.intercom.settings import IntercomSettings
+from integrations.intercom.signature import SCHEME, compute_signature
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.plugin.http import LazyClient, send
-from nps_bot.plugin.payloads import language_code
-from nps_bot.plugin.ports import (
-    BadPayload,
-    DeliveryRetry,
-    DeliveryUnavailable,
-    Parsed,
-    Unauthorized,
-    WebhookRequest,
-    describe,
-    json_object,
-)
-from nps_bot.surveys.text import as_html
+from nps_bot.plugin.http import LazyClient, json_body, send
+from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code
+from nps_bot.plugin.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.reply import as_html, delivered, nothing_raises_after_posting, require_reply_back
 
 log = logging.getLogger(__name__)
 INBOX_URL = "https://app.intercom.com/a/apps/{app_id}/conversations/{id}"
@@ -34,15 +23,10 @@ CHANNELS = {"conversation": "chat", "phone_call": "phone", "phone_switch": "phon
 _TAG = re.compile(r"<[^>]+>")
 
 
-def compute_signature(secret: str, body: bytes) -> str:
-    """ "sha1=" + hex HMAC-SHA1(app client secret, raw body): the X-Hub-Signature header."""
-    return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-
-
 def _agent(author: p.Author | None) -> Agent | None:
-    if author is None or author.type != "admin" or not (author.id or author.name or author.email):
+    if author is None or author.type != "admin":
         return None
-    return Agent(id=author.id, name=author.name, email=author.email)
+    return agent_of(author)
 
 
 def _plain(value: str | None) -> str | None:
@@ -71,15 +55,7 @@ class IntercomConnector:
     # -- inbound --------------------------------------------------------------------------------
 
     def verify(self, request: WebhookRequest) -> None:
-        if not self.settings.client_secret:
-            raise Unauthorized("NPS_BOT_INTERCOM_CLIENT_SECRET is not set on the server; refusing unsigned webhooks")
-        offered = (request.headers.get(p.SIGNATURE_HEADER) or "").strip().lower().encode()
-        if not offered:
-            raise Unauthorized("missing X-Hub-Signature header")
-        for secret in self.settings.client_secret:
-            if hmac.compare_digest(offered, compute_signature(secret, request.body).encode()):
-                return
-        raise Unauthorized("X-Hub-Signature does not match")
+        SCHEME.verify(request, self.settings.client_secret, setting="NPS_BOT_INTERCOM_CLIENT_SECRET", lower=True)
 
     def parse(self, request: WebhookRequest) -> Parsed:
         data = json_object(request.body)
@@ -91,11 +67,9 @@ class IntercomConnector:
             return Parsed(ignored="ping")
         if topic not in p.CLOSED_TOPICS | p.OPENED_TOPICS | {p.USER_REPLIED}:
             return Parsed(ignored=f"topic {topic!r} is not a conversation close or re-open")
-        try:
+        with invalid_is_bad_payload():
             note = p.Notification.model_validate(data)
             convo = p.Conversation.model_validate(note.data.item)
-        except ValidationError as exc:
-            raise BadPayload(describe(exc)) from None
 
         event: TicketEvent
         if topic in p.CLOSED_TOPICS:
@@ -104,10 +78,8 @@ class IntercomConnector:
             event = "reopened"
         else:
             return Parsed(ignored=f"{topic} left the conversation {convo.state or 'as it was'}")
-        try:
+        with invalid_is_bad_payload():
             interaction = self._interaction(note, convo, event)
-        except ValidationError as exc:
-            raise BadPayload(describe(exc)) from None
         return Parsed([interaction])
 
     def _interaction(self, note: p.Notification, convo: p.Conversation, event: TicketEvent) -> Interaction:
@@ -198,10 +170,7 @@ class IntercomConnector:
         it again with `message_type: "close"` (no body, so nothing else reaches the customer).
         """
         s = self.settings
-        if not s.reply_enabled:
-            raise DeliveryUnavailable("intercom reply-back is off (NPS_BOT_INTERCOM_REPLY=false)")
-        if not s.has_credentials:
-            raise DeliveryUnavailable("intercom reply-back needs NPS_BOT_INTERCOM_ACCESS_TOKEN and _ADMIN_ID to be set")
+        require_reply_back(self.name, s)
         convo_id = survey.reply_context.get("conversation_id") or survey.ticket_id
         if not convo_id.isdigit():
             raise DeliveryUnavailable(f"intercom conversation id {convo_id!r} is not numeric")
@@ -214,7 +183,7 @@ class IntercomConnector:
         }
 
         if s.keep_closed:
-            state = _json(send(self.client, "GET", url, what="intercom conversation", headers=headers)).get("state")
+            state = json_body(send(self.client, "GET", url, what="intercom conversation", headers=headers)).get("state")
             if not isinstance(state, str):
                 raise DeliveryRetry("intercom conversation: response without a state")
             if state != "closed":
@@ -223,32 +192,21 @@ class IntercomConnector:
                 )
 
         body = {"message_type": "comment", "type": "admin", "admin_id": s.admin_id, "body": as_html(survey)}
-        data = _json(send(self.client, "POST", f"{url}/reply", what="intercom reply", headers=headers, json=body))
+        data = json_body(send(self.client, "POST", f"{url}/reply", what="intercom reply", headers=headers, json=body))
         parts = (data.get("conversation_parts") or {}).get("conversation_parts") or []
         part_id = parts[-1].get("id") if parts and isinstance(parts[-1], dict) else None
         if s.keep_closed and data.get("state") != "closed":
             self._close(f"{url}/parts", headers, survey, convo_id, data.get("state"))
         log.info("survey %d posted into intercom conversation %s", survey.id, convo_id)
-        return Delivered(self.name, f"{convo_id}:{part_id}" if part_id else convo_id)
+        return delivered(self.name, convo_id, part_id)
 
     def _close(self, url: str, headers: dict[str, str], survey: OutgoingSurvey, convo_id: str, state: Any) -> None:
         # The reply is posted: from here on nothing may raise, or the worker would post it again.
         close = {"message_type": "close", "type": "admin", "admin_id": self.settings.admin_id}
-        try:
+        failed = f"survey {survey.id}: reply posted, but closing conversation {convo_id} again failed"
+        with nothing_raises_after_posting(log, failed):
             send(self.client, "POST", url, what="intercom close", headers=headers, json=close)
             log.info("intercom conversation %s was %s after the survey reply; closed it again", convo_id, state)
-        except (DeliveryRetry, DeliveryUnavailable) as exc:
-            log.warning(
-                "survey %d: reply posted, but closing conversation %s again failed: %s", survey.id, convo_id, exc
-            )
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 __all__ = ["IntercomConnector", "compute_signature"]

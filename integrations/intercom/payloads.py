@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from nps_bot.plugin.payloads import LooseModel, NamedRef, PersonBody, blank_to_none
 
 SIGNATURE_HEADER = "x-hub-signature"
 PING = "ping"
@@ -25,23 +27,10 @@ USER_REPLIED = "conversation.user.replied"
 CUSTOMER_TYPES = frozenset({"user", "lead", "contact"})
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
-class Author(_Loose):
+class Author(PersonBody):
     type: str | None = None
-    id: str | None = None
-    name: str | None = None
-    email: str | None = None
 
-    _blanks = field_validator("id", "name", "email", mode="before")(_blank_to_none)
+    _blanks = field_validator("id", "name", "email", mode="before")(blank_to_none)
 
 
 class User(Author):
@@ -51,7 +40,7 @@ class User(Author):
     external_id: str | None = None
 
 
-class Source(_Loose):
+class Source(LooseModel):
     type: str | None = None
     id: str | None = None
     delivered_as: str | None = None
@@ -59,7 +48,7 @@ class Source(_Loose):
     author: Author | None = None
 
 
-class Part(_Loose):
+class Part(LooseModel):
     id: str | None = None
     part_type: str | None = None
     body: str | None = None
@@ -67,28 +56,26 @@ class Part(_Loose):
     author: Author | None = None
 
 
-class Parts(_Loose):
+class Parts(LooseModel):
     conversation_parts: list[Part] = Field(default_factory=list)
 
 
-class Tag(_Loose):
-    id: str | None = None
-    name: str | None = None
+Tag = NamedRef
 
 
-class Tags(_Loose):
+class Tags(LooseModel):
     tags: list[Tag] = Field(default_factory=list)
 
 
-class Contacts(_Loose):
+class Contacts(LooseModel):
     contacts: list[User] = Field(default_factory=list)
 
 
-class Statistics(_Loose):
+class Statistics(LooseModel):
     last_close_at: int | None = None
 
 
-class Conversation(_Loose):
+class Conversation(LooseModel):
     type: str | None = None
     id: str
     title: str | None = None
@@ -133,11 +120,11 @@ class Conversation(_Loose):
         return self.conversation_parts.conversation_parts if self.conversation_parts else []
 
 
-class NotificationData(_Loose):
+class NotificationData(LooseModel):
     item: dict[str, Any]
 
 
-class Notification(_Loose):
+class Notification(LooseModel):
     type: str | None = None
     topic: str
     id: str

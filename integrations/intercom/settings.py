@@ -1,18 +1,17 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from nps_bot.config import CsvList, base_config
+from nps_bot.plugin.reply import ReplyBackSettings
+from nps_bot.plugin.settings import CsvList, base_config, id_names
+
+__all__ = ["IntercomSettings", "id_names"]
 
 
-def id_names(values: list[str]) -> dict[str, str]:
-    """ "5017691=Billing,5017692=Sales" -> {"5017691": "Billing", ...} (entries without "=" are skipped)."""
-    pairs = (v.partition("=") for v in values)
-    return {k.strip(): name.strip() for k, sep, name in pairs if sep and k.strip() and name.strip()}
-
-
-class IntercomSettings(BaseSettings):
+class IntercomSettings(ReplyBackSettings, BaseSettings):
     """NPS_BOT_INTERCOM_*: the app's client secret (webhook signatures) in, an access token out."""
 
     model_config = base_config("NPS_BOT_INTERCOM_")
@@ -37,13 +36,7 @@ class IntercomSettings(BaseSettings):
     # The conversation data attribute that holds the customer's language ("lt", "Lithuanian"), if any.
     language_attribute: str = "Language"
 
-    @property
-    def has_credentials(self) -> bool:
-        return bool(self.access_token and self.admin_id)
-
-    @property
-    def reply_enabled(self) -> bool:
-        return self.has_credentials if self.reply is None else self.reply
+    credentials: ClassVar[tuple[str, ...]] = ("access_token", "admin_id")
 
     @property
     def team_names(self) -> dict[str, str]:

@@ -5,7 +5,8 @@ Setup, settings and what is verified: README.md ("Help-desk connectors").
 
 from __future__ import annotations
 
-from integrations.liveagent.connector import LiveAgentConnector, LiveAgentSettings
+from integrations.liveagent.connector import LiveAgentConnector
+from integrations.liveagent.settings import LiveAgentSettings
 from nps_bot.plugin.ports import Host
 
 __all__ = ["LiveAgentConnector", "LiveAgentSettings", "create"]

@@ -4,7 +4,9 @@ from a relay at POST /webhooks/nicereply. Setup and what is verified: README.md 
 
 from __future__ import annotations
 
-from integrations.nicereply.connector import NicereplyIntegration, NicereplySettings, csat_to_five
+from integrations.nicereply.connector import NicereplyIntegration
+from integrations.nicereply.payloads import csat_to_five
+from integrations.nicereply.settings import NicereplySettings
 from nps_bot.plugin.ports import Host
 
 __all__ = ["NicereplyIntegration", "NicereplySettings", "create", "csat_to_five"]

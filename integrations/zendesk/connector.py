@@ -1,37 +1,31 @@
+"""Zendesk: trigger body or ticket.status_changed event in (signed), public comment out."""
+
 from __future__ import annotations
 
 import logging
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
 from integrations.zendesk import payloads as p
 from integrations.zendesk.settings import ZendeskSettings
-from integrations.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from integrations.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.plugin.http import LazyClient, send
-from nps_bot.plugin.payloads import clean, language_code, parse_time
-from nps_bot.plugin.ports import (
-    BadPayload,
-    DeliveryRetry,
-    DeliveryUnavailable,
-    Parsed,
-    Unauthorized,
-    WebhookRequest,
-    describe,
-    json_object,
+from nps_bot.plugin.auth import require_secrets
+from nps_bot.plugin.http import LazyClient, json_body, send
+from nps_bot.plugin.payloads import (
+    agent_of,
+    clean,
+    invalid_is_bad_payload,
+    language_code,
+    parse_time,
+    templated_event,
 )
-from nps_bot.surveys.text import as_html
+from nps_bot.plugin.ports import DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.reply import as_html, delivered, require_reply_back
 
 log = logging.getLogger(__name__)
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
-
-
-def _agent(person: p.TriggerPerson | None) -> Agent | None:
-    if person is None or not (person.id or person.name or person.email):
-        return None
-    return Agent(id=person.id, name=person.name, email=person.email)
 
 
 class ZendeskConnector:
@@ -47,44 +41,26 @@ class ZendeskConnector:
     # -- inbound --------------------------------------------------------------------------------
 
     def verify(self, request: WebhookRequest) -> None:
-        if not self.settings.signing_secret:
-            raise Unauthorized(
-                "NPS_BOT_ZENDESK_SIGNING_SECRET is not set on the server; refusing unsigned Zendesk webhooks"
-            )
-        try:
-            verify(
-                self.settings.signing_secret,
-                request.headers.get(SIGNATURE_HEADER),
-                request.headers.get(TIMESTAMP_HEADER),
-                request.body,
-                now=request.received_at.timestamp(),
-                tolerance=self.tolerance,
-            )
-        except SignatureError as exc:
-            raise Unauthorized(str(exc)) from None
+        require_secrets(self.settings.signing_secret, "NPS_BOT_ZENDESK_SIGNING_SECRET", signed=True)
+        signature, timestamp = request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)
+        now = request.received_at.timestamp()
+        verify(self.settings.signing_secret, signature, timestamp, request.body, now=now, tolerance=self.tolerance)
 
     def parse(self, request: WebhookRequest) -> Parsed:
         data = json_object(request.body)
-        try:
+        with invalid_is_bad_payload():
             if isinstance(data.get("type"), str) and data["type"].startswith(p.EVENT_TYPE_PREFIX):
                 return self._parse_event(data)
             return self._parse_trigger(clean(data), request)
-        except ValidationError as exc:
-            raise BadPayload(describe(exc)) from None
 
     def _parse_trigger(self, data: dict[str, Any], request: WebhookRequest) -> Parsed:
         body = p.TriggerBody.model_validate(data)
         t = body.ticket
-        word = (body.event or "").lower()
         status = (t.status or "").lower()
-        event: TicketEvent
-        if word in p.CLOSE_WORDS or (not word and status in ("solved", "closed")):
-            event = "closed"
-        elif word in p.REOPEN_WORDS:
-            event = "reopened"
-        elif word:
+        event = templated_event(body.event, status, close_words=p.CLOSE_WORDS, closed_statuses=p.CLOSED_STATUSES)
+        if event is None and body.event:
             return Parsed(ignored=f"event {body.event!r} is not a solve or re-open")
-        else:
+        if event is None:
             return Parsed(ignored=f'ticket status {t.status!r} is not solved (send "event": "reopened" for re-opens)')
 
         invocation = request.headers.get(INVOCATION_HEADER)
@@ -118,9 +94,9 @@ class ZendeskConnector:
                 language=language_code(r.locale, r.language),
                 attributes=attributes,
             ),
-            agent=_agent(body.assignee),
-            assignee=_agent(body.assignee),
-            closer=_agent(body.current_user),
+            agent=agent_of(body.assignee),
+            assignee=agent_of(body.assignee),
+            closer=agent_of(body.current_user),
         )
         return Parsed([interaction])
 
@@ -182,19 +158,14 @@ class ZendeskConnector:
         but we check the ticket first and set "solved" explicitly so business rules see no change.
         """
         s = self.settings
-        if not s.reply_enabled:
-            raise DeliveryUnavailable("zendesk reply-back is off (NPS_BOT_ZENDESK_REPLY=false)")
-        if not s.has_credentials:
-            raise DeliveryUnavailable(
-                "zendesk reply-back needs NPS_BOT_ZENDESK_SUBDOMAIN, _EMAIL and _API_TOKEN to be set"
-            )
+        require_reply_back(self.name, s)
         if not survey.ticket_id.isdigit():
             raise DeliveryUnavailable(f"zendesk ticket id {survey.ticket_id!r} is not numeric")
         url = f"https://{s.host}/api/v2/tickets/{survey.ticket_id}.json"
         auth = httpx.BasicAuth(f"{s.email}/token", s.api_token or "")
 
         current = send(self.client, "GET", url, what="zendesk ticket", auth=auth)
-        status = _json(current).get("ticket", {}).get("status")
+        status = json_body(current).get("ticket", {}).get("status")
         if not isinstance(status, str):
             raise DeliveryRetry("zendesk ticket: response without a ticket status")
         if status == "closed":
@@ -206,22 +177,14 @@ class ZendeskConnector:
 
         body = {"ticket": {"comment": {"html_body": as_html(survey), "public": True}, "status": "solved"}}
         response = send(self.client, "PUT", url, what="zendesk comment", auth=auth, json=body)
-        audit = _json(response).get("audit") or {}
+        audit = json_body(response).get("audit") or {}
         comment_id = next(
             (e.get("id") for e in audit.get("events") or [] if isinstance(e, dict) and e.get("type") == "Comment"),
             None,
         )
         ref = comment_id or audit.get("id")
         log.info("survey %d posted into zendesk ticket %s", survey.id, survey.ticket_id)
-        return Delivered(self.name, f"{survey.ticket_id}:{ref}" if ref else survey.ticket_id)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        return delivered(self.name, survey.ticket_id, ref)
 
 
 __all__ = ["ZendeskConnector"]

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from nps_bot.plugin.payloads import LooseModel, PersonBody, TemplatedBody, TemplatedTicket
 
 EVENT_TYPE_PREFIX = "zen:event-type:"
 STATUS_CHANGED = "zen:event-type:ticket.status_changed"
@@ -18,12 +18,8 @@ STATUS_CHANGED = "zen:event-type:ticket.status_changed"
 # Words the trigger body's "event" may carry (we put a literal there, so localised status names
 # never matter); without "event", the rendered {{ticket.status}} decides.
 CLOSE_WORDS = frozenset({"solved", "closed", "resolved", "ticket.solved", "ticket.closed"})
-REOPEN_WORDS = frozenset({"reopened", "re-opened", "ticket.reopened"})
+CLOSED_STATUSES = frozenset({"solved", "closed"})
 ACTIVE_STATUSES = frozenset({"new", "open", "pending", "hold", "on-hold"})
-
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
 def channel_name(value: str | None) -> str | None:
@@ -36,45 +32,33 @@ def channel_name(value: str | None) -> str | None:
 # -- 1. trigger body (ours) ---------------------------------------------------------------------
 
 
-class TriggerTicket(_Loose):
-    id: str
-    status: str | None = None
-    subject: str | None = None
-    url: str | None = None
+class TriggerTicket(TemplatedTicket):
     channel: str | None = None
-    group: str | None = None
     brand: str | None = None
-    tags: str | list[str] | None = None
-    updated_at: str | None = None
 
 
-class TriggerPerson(_Loose):
-    id: str | None = None
-    email: str | None = None
-    name: str | None = None
+class TriggerPerson(PersonBody):
     locale: str | None = None
     language: str | None = None
     external_id: str | None = None
 
 
-class TriggerBody(_Loose):
-    event: str | None = None
+class TriggerBody(TemplatedBody):
     ticket: TriggerTicket
     requester: TriggerPerson | None = None
     assignee: TriggerPerson | None = None
     current_user: TriggerPerson | None = None
     organization: str | None = None
-    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
 # -- 2. event-subscription envelope (Zendesk's) -----------------------------------------------------
 
 
-class EventVia(_Loose):
+class EventVia(LooseModel):
     channel: str | None = None
 
 
-class EventDetail(_Loose):
+class EventDetail(LooseModel):
     id: str
     subject: str | None = None
     status: str | None = None
@@ -92,12 +76,12 @@ class EventDetail(_Loose):
     updated_at: str | None = None
 
 
-class StatusChange(_Loose):
+class StatusChange(LooseModel):
     current: str | None = None
     previous: str | None = None
 
 
-class EventEnvelope(_Loose):
+class EventEnvelope(LooseModel):
     type: str
     id: str
     time: str | None = None

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from nps_bot.config import CsvList, base_config
+from nps_bot.plugin.reply import ReplyBackSettings
+from nps_bot.plugin.settings import CsvList, base_config, host_name
 
 
-class ZendeskSettings(BaseSettings):
+class ZendeskSettings(ReplyBackSettings, BaseSettings):
     """NPS_BOT_ZENDESK_*: webhook signing secrets in, API credentials out."""
 
     model_config = base_config("NPS_BOT_ZENDESK_")
@@ -22,17 +25,8 @@ class ZendeskSettings(BaseSettings):
     # Post the survey into the ticket as a public comment; defaults to on when API credentials are set.
     reply: bool | None = None
 
+    credentials: ClassVar[tuple[str, ...]] = ("subdomain", "email", "api_token")
+
     @property
     def host(self) -> str | None:
-        if not self.subdomain:
-            return None
-        value = self.subdomain.strip().removeprefix("https://").removeprefix("http://").strip("/")
-        return value if "." in value else f"{value}.zendesk.com"
-
-    @property
-    def has_credentials(self) -> bool:
-        return bool(self.host and self.email and self.api_token)
-
-    @property
-    def reply_enabled(self) -> bool:
-        return self.has_credentials if self.reply is None else self.reply
+        return host_name(self.subdomain, "zendesk.com")

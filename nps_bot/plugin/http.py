@@ -120,3 +120,13 @@ class LazyClient:
 
     def __set__(self, obj: object, value: httpx.Client | None) -> None:
         obj.__dict__[self.slot] = value
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object, or {} when it has none: vendors answer some calls with an empty
+    body or HTML, and each caller decides whether a missing field is an error."""
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

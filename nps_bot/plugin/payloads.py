@@ -1,18 +1,25 @@
-"""Helpers for webhook bodies that help-desk admins write themselves with placeholders.
+"""Helpers for webhook bodies: the loose model base, validation errors as 400s, templated bodies.
 
-Such bodies carry the marks of their templates: a placeholder that does not apply renders as ""
-(or stays unexpanded, "{{ticket.x}}"), times come in whatever format the help desk prints, and a
-language may be a tag ("lt-LT") or a name ("Lithuanian").
+Many bodies are written by help-desk admins themselves with placeholders, and carry the marks of
+their templates: a placeholder that does not apply renders as "" (or stays unexpanded,
+"{{ticket.x}}"), times come in whatever format the help desk prints, and a language may be a tag
+("lt-LT") or a name ("Lithuanian").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Container, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from babel import Locale
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nps_bot.models import Agent, TicketEvent
+from nps_bot.plugin.ports import BadPayload, describe
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 LIQUID_MARKS = ("{{", "{%")
@@ -62,4 +69,104 @@ def language_code(*candidates: str | None) -> str | None:
         code = _language_names().get(value.split("(")[0].strip().lower())
         if code:
             return code
+    return None
+
+
+class LooseModel(BaseModel):
+    """Base for vendor payload models: vendors add fields all the time and send ids as numbers or
+    strings, so unknown fields are ignored, numbers become text, and aliased (camelCase) fields may
+    also be filled by their Python name."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
+
+
+def blank_to_none(value: Any) -> Any:
+    """A `field_validator(..., mode="before")`: a blank string (an empty field, a placeholder with no
+    value) means the field is missing, not that it is set to nothing."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+@contextmanager
+def invalid_is_bad_payload() -> Iterator[None]:
+    """Turn pydantic's ValidationError into BadPayload with a short reason: the sender gets a 400
+    that says which field is wrong, and the values (personal data) stay out of the answer."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise BadPayload(describe(exc)) from None
+
+
+class Person(Protocol):
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+
+
+def named_agent(id: str | None, name: str | None, email: str | None) -> Agent | None:
+    """The agent a payload names, or None when it names nobody (unassigned tickets render every field empty)."""
+    if not (id or name or email):
+        return None
+    return Agent(id=id, name=name, email=email)
+
+
+class NamedRef(LooseModel):
+    """Something a payload refers to by id, with a display name when the vendor includes one (team, tag...)."""
+
+    id: str | None = None
+    name: str | None = None
+
+
+class PersonBody(NamedRef):
+    """Someone a payload names (customer, agent): vendors send any of id, name and e-mail, or none."""
+
+    email: str | None = None
+
+
+def agent_of(person: Person | None) -> Agent | None:
+    """`named_agent` for a payload object with id, name and email."""
+    return None if person is None else named_agent(person.id, person.name, person.email)
+
+
+# -- bodies the admin writes from our template (help-desk triggers and automation rules) ----------
+
+# A literal "event" word the template may carry, so the help desk's localised status names never matter.
+REOPEN_WORDS = frozenset({"reopened", "re-opened", "ticket.reopened"})
+
+
+class TemplatedTicket(LooseModel):
+    """The "ticket" object of a templated body (manifests/<vendor>/): what every help desk can fill in."""
+
+    id: str
+    status: str | None = None
+    subject: str | None = None
+    url: str | None = None
+    group: str | None = None
+    tags: str | list[str] | None = None
+    updated_at: str | None = None
+
+
+class TemplatedBody(LooseModel):
+    """The top level of a templated body; vendors add "ticket" and the people it names."""
+
+    event: str | None = None
+    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+def templated_event(
+    word: str | None, status: str | None, *, close_words: Container[str], closed_statuses: Container[str]
+) -> TicketEvent | None:
+    """What a templated body reports: its "event" word decides; without one, a closed status means closed.
+
+    None means "not a close or re-open" (the caller names the word or the status in its reason).
+    """
+    word = (word or "").lower()
+    if word in close_words or (not word and status in closed_statuses):
+        return "closed"
+    if word in REOPEN_WORDS:
+        return "reopened"
     return None

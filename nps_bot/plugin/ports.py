@@ -21,7 +21,34 @@ from starlette.routing import BaseRoute
 from nps_bot.clock import Clock
 from nps_bot.config import Settings
 from nps_bot.models import Answer, Delivered, Interaction, OutgoingSurvey
-from nps_bot.surveys.service import SurveyService
+from nps_bot.surveys.service import MAX_COMMENT, SurveyError, SurveyService
+
+__all__ = [
+    "MAX_COMMENT",  # the longest comment Host.surveys stores
+    "AnswerListener",
+    "BadPayload",
+    "DeliveryChannel",
+    "DeliveryRetry",
+    "DeliveryUnavailable",
+    "HelpdeskConnector",
+    "Host",
+    "Importer",
+    "IntegrationFactory",
+    "Parsed",
+    "PeriodicJob",
+    "ProvidesDeliveryChannels",
+    "ProvidesLifespan",
+    "ProvidesPeriodicJobs",
+    "ProvidesRoutes",
+    "ReplyPoster",
+    "SurveyError",  # raised by Host.surveys (e.g. record_external_answer) for answers it cannot take
+    "Unauthorized",
+    "WebhookError",
+    "WebhookRequest",
+    "describe",
+    "json_object",
+    "json_value",
+]
 
 
 class WebhookError(Exception):
@@ -182,12 +209,17 @@ class ProvidesPeriodicJobs(Protocol):
     def periodic_jobs(self) -> Sequence[PeriodicJob]: ...
 
 
-def json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or BadPayload with the reason (for the 400 answer)."""
+def json_value(body: bytes) -> Any:
+    """The body as JSON of any shape (for bodies that may be a list), or BadPayload with the reason."""
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadPayload(f"malformed JSON: {exc}") from None
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or BadPayload with the reason (for the 400 answer)."""
+    data = json_value(body)
     if not isinstance(data, dict):
         raise BadPayload("body must be a JSON object")
     return data

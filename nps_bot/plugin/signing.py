@@ -6,19 +6,21 @@ Several v1 entries may be present (secret rotation); any match is accepted.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable
 
+from nps_bot.plugin.auth import HmacScheme
+from nps_bot.plugin.ports import Unauthorized
+
 HEADER = "X-NPS-Signature"
+SCHEME = HmacScheme(HEADER)
 
 
-class SignatureError(ValueError):
-    pass
+class SignatureError(Unauthorized, ValueError):
+    """The request does not prove its sender: connectors let it through as the 401 answer, with this reason."""
 
 
 def compute(secret: str, timestamp: int, body: bytes) -> str:
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return SCHEME.sign(secret, f"{timestamp}.".encode() + body)
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -44,8 +46,7 @@ def verify(secrets: Iterable[str], header: str | None, body: bytes, now: float, 
         raise SignatureError("signature header must look like t=<unix seconds>,v1=<hex>")
     if abs(now - timestamp) > tolerance:
         raise SignatureError("signature timestamp outside the allowed window (replayed or clock skew)")
-    for secret in secrets:
-        expected = compute(secret, timestamp, body)
-        if any(hmac.compare_digest(expected, c) for c in candidates):
-            return
+    message, keys = f"{timestamp}.".encode() + body, list(secrets)
+    if any(SCHEME.matches(keys, candidate, message) for candidate in candidates):
+        return
     raise SignatureError("signature does not match")

@@ -1,0 +1,26 @@
+"""Connector settings: read from NPS_BOT_<VENDOR>_* environment variables (and .env) with pydantic-settings.
+
+`base_config("NPS_BOT_ACME_")` gives a settings class its prefix; `CsvList` reads "a,b" as a list
+(several secrets during a rotation). The helpers parse the values admins commonly write.
+"""
+
+from __future__ import annotations
+
+from nps_bot.config import CsvList, base_config
+
+__all__ = ["CsvList", "base_config", "host_name", "id_names"]
+
+
+def id_names(values: list[str]) -> dict[str, str]:
+    """ "85=Billing,86=Sales" -> {"85": "Billing", "86": "Sales"} (entries without "=" are skipped):
+    webhooks often carry only a team or mailbox id, and the admin knows the names."""
+    pairs = (v.partition("=") for v in values)
+    return {k.strip(): name.strip() for k, sep, name in pairs if sep and k.strip() and name.strip()}
+
+
+def host_name(value: str | None, domain: str) -> str | None:
+    """The API host from what admins paste: "acme", "acme.<domain>", a custom host, or a URL."""
+    if not value:
+        return None
+    host = value.strip().removeprefix("https://").removeprefix("http://").strip("/")
+    return host if "." in host else f"{host}.{domain}"
