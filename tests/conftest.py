@@ -4,11 +4,9 @@ NPS_BOT_TEST_POSTGRES_URL points at a server, as it does in CI)."""
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,14 +17,13 @@ import sqlalchemy as sa
 from nps_bot.app import AppContext
 from nps_bot.clock import ManualClock
 from nps_bot.config import Settings
-from nps_bot.delivery.worker import Worker
-from nps_bot.plugin import signing
 from nps_bot.server import BackgroundServer
 from nps_bot.web import create_app
-from tests.fakes.slack_api import FakeSlack, fake_slack  # noqa: F401
+from tests.fakes.slack import FakeSlack, fake_slack  # noqa: F401
+from tests.support.app import GENERIC_SECRET, SLACK_SIGNING_SECRET, Live, generic_event  # noqa: F401
 
-GENERIC_SECRET = "test-generic-secret"
-SLACK_SIGNING_SECRET = "test-signing-secret"
+# The tests.support.app names above are re-exported: connector tests and tests/db_helpers.py import them from here.
+
 PG_URL = os.environ.get("NPS_BOT_TEST_POSTGRES_URL")
 
 
@@ -74,31 +71,6 @@ def db_url(tmp_path: Any) -> str:
     return f"sqlite:///{tmp_path / 'nps.db'}"
 
 
-@dataclass
-class Live:
-    ctx: AppContext
-    url: str
-    http: httpx.Client
-    clock: ManualClock
-
-    def worker(self) -> Worker:
-        return Worker(self.ctx, owner="test-worker")
-
-    def post_generic(
-        self,
-        body: dict[str, Any] | bytes,
-        *,
-        secret: str = GENERIC_SECRET,
-        at: datetime | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        ts = int((at or self.clock.now()).timestamp())
-        all_headers = {signing.HEADER: signing.sign(secret, raw, ts), "content-type": "application/json"}
-        all_headers.update(headers or {})
-        return self.http.post("/webhooks/generic", content=raw, headers=all_headers)
-
-
 @pytest.fixture
 def make_live(monkeypatch: pytest.MonkeyPatch, clock: ManualClock, db_url: str) -> Iterator[Callable[..., Live]]:
     """Start the real app on 127.0.0.1; `env` sets integration variables, `settings` core ones."""
@@ -123,37 +95,6 @@ def make_live(monkeypatch: pytest.MonkeyPatch, clock: ManualClock, db_url: str) 
         http.close()
         server.__exit__(None, None, None)
         ctx.engine.dispose()
-
-
-def generic_event(n: int = 1, **overrides: Any) -> dict[str, Any]:
-    """A generic ticket-closed body shaped like the README's schema."""
-    body: dict[str, Any] = {
-        "event": "ticket.closed",
-        "id": f"evt_{n}",
-        "ticket": {
-            "id": f"T-{1000 + n}",
-            "subject": "Invoice shows the wrong VAT",
-            "url": f"https://help.example.com/tickets/{1000 + n}",
-            "channel": "chat",
-            "team": "Billing",
-            "tags": ["billing", "vat"],
-            "closed_at": "2026-11-20T09:55:00Z",
-        },
-        "customer": {
-            "email": f"customer{n}@example.com",
-            "name": "Rūta Jankauskienė",
-            "slack_user_id": f"U{n:08d}",
-            "language": "lt",
-            "attributes": {"plan": "pro", "region": "EU"},
-        },
-        "agent": {"id": "42", "name": "Ona", "email": "ona@acme.example"},
-    }
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(body.get(key), dict):
-            body[key] = {**body[key], **value}
-        else:
-            body[key] = value
-    return body
 
 
 @pytest.fixture

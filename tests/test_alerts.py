@@ -19,10 +19,10 @@ from nps_bot.followups import subscriptions
 from nps_bot.models import Answer
 from nps_bot.store.schema import alerts, outbox, surveys
 from nps_bot.store.schema import subscriptions as subscriptions_table
-from tests.conftest import SLACK_SIGNING_SECRET, Live, generic_event
-from tests.fakes.slack_api import Call, FakeSlack
-from tests.slack_requests import block_action, signed_post, view_submission
-from tests.test_end_to_end import button, click, deliver, slack_env
+from tests.fakes.slack import Call, FakeSlack
+from tests.support.app import SLACK_SIGNING_SECRET, Live, generic_event
+from tests.support.slack import button, click, deliver, slack_env
+from tests.support.slack_requests import block_action, signed_post, view_submission
 
 ALERTS = "C0ALERTS"
 AGENT = "U0AGENT01"

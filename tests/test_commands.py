@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 
 from nps_bot.followups import subscriptions
-from tests.conftest import SLACK_SIGNING_SECRET, Live, generic_event
-from tests.fakes.slack_api import FakeSlack
-from tests.slack_requests import signed_post, slash_command
-from tests.test_end_to_end import slack_env
+from tests.fakes.slack import FakeSlack
+from tests.support.app import SLACK_SIGNING_SECRET, Live, generic_event
+from tests.support.slack import slack_env
+from tests.support.slack_requests import signed_post, slash_command
 
 ADMIN, MEMBER = "U0ADMIN", "U0MEMBER"
 

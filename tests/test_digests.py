@@ -27,7 +27,7 @@ from nps_bot.reporting.periods import parse_period
 from nps_bot.reporting.queries import CommentRow, FollowUp, ScoreReport, SegmentStats, TrendPoint
 from nps_bot.reporting.scoring import NpsCounts
 from nps_bot.store.schema import alerts, surveys
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack import FakeSlack
 
 START = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # a Friday
 FIRST_SLOT = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 09:00 in Vilnius (EET, UTC+2)

@@ -13,17 +13,10 @@ import sqlalchemy as sa
 
 from nps_bot.store.schema import responses, surveys, webhook_events
 from nps_bot.surveys import i18n
-from tests.conftest import GENERIC_SECRET, SLACK_SIGNING_SECRET, Live, generic_event
-from tests.fakes.slack_api import FakeSlack
-from tests.slack_requests import block_action, dm_event, signed_post, slash_command, view_submission
-
-
-def slack_env(fake: FakeSlack) -> dict[str, str]:
-    return {
-        "SLACK_BOT_TOKEN": "xoxb-test-token",
-        "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
-        "NPS_BOT_SLACK_API_URL": fake.base_url,
-    }
+from tests.fakes.slack import FakeSlack
+from tests.support.app import GENERIC_SECRET, SLACK_SIGNING_SECRET, Live, generic_event
+from tests.support.slack import button, click, deliver, slack_env
+from tests.support.slack_requests import dm_event, signed_post, slash_command, view_submission
 
 
 @pytest.fixture
@@ -39,29 +32,6 @@ def rows(live: Live, table: sa.Table) -> list[Any]:
 def survey_row(live: Live) -> Any:
     (row,) = rows(live, surveys)
     return row
-
-
-def deliver(live: Live, fake: FakeSlack) -> dict[str, Any]:
-    """Let the delay pass, run the worker, and return the DM Slack received."""
-    live.clock.advance(timedelta(hours=1))
-    assert live.worker().run_once() == 1
-    (call,) = fake.calls_to("chat.postMessage")
-    return call
-
-
-def button(blocks: list[dict[str, Any]], label: str) -> dict[str, Any]:
-    for block in blocks:
-        if block["type"] == "actions":
-            for element in block["elements"]:
-                if element["text"]["text"] == label:
-                    return {**element, "block_id": block["block_id"]}
-    raise AssertionError(f"no button {label!r}")
-
-
-def click(live: Live, fake: FakeSlack, dm: Any, label: str) -> None:
-    message = {"type": "message", "ts": dm.response["ts"], "text": dm.params["text"], "blocks": dm.params["blocks"]}
-    body = block_action(dm.params["channel"], dm.response["channel"], message, button(dm.params["blocks"], label))
-    assert signed_post(live.http, SLACK_SIGNING_SECRET, body).status_code == 200
 
 
 def test_webhook_to_dm_to_answer_to_summary(live: Live, fake_slack: FakeSlack) -> None:

@@ -12,10 +12,10 @@ from integrations.slack.alerts import AlertListener
 from nps_bot.followups import subscriptions
 from nps_bot.reporting import queries as reports
 from nps_bot.store.schema import surveys
-from tests.conftest import SLACK_SIGNING_SECRET, Live, generic_event
-from tests.fakes.slack_api import FakeSlack
-from tests.slack_requests import TEAM, signed_post
-from tests.test_end_to_end import deliver, slack_env
+from tests.fakes.slack import FakeSlack
+from tests.support.app import SLACK_SIGNING_SECRET, Live, generic_event
+from tests.support.slack import deliver, slack_env
+from tests.support.slack_requests import TEAM, signed_post
 
 
 def home_opened(user: str) -> str:

@@ -1,5 +1,5 @@
 """In-process fakes of external services for tests."""
 
-from tests.fakes.slack_api import Call, FakeSlack, fake_slack
+from tests.fakes.slack import Call, FakeSlack, fake_slack
 
 __all__ = ["Call", "FakeSlack", "fake_slack"]

@@ -1,4 +1,5 @@
-"""Nicereply: ratings imported from API v1 (paged, idempotent, rate-limit aware) and taken from a relay
+"""Nicereply end to end (the integration writes answers itself, so these need the database):
+ratings imported from API v1 (paged, idempotent, rate-limit aware) and taken from a relay
 webhook, stored as answers that reports count."""
 
 from __future__ import annotations
@@ -24,16 +25,14 @@ from nps_bot.reporting.periods import Period
 from nps_bot.reporting.queries import score_report
 from nps_bot.store.schema import responses, survey_attributes, surveys, webhook_events
 from tests.conftest import Live
+from tests.connectors.helpers import FIXTURES as _FIXTURES
+from tests.connectors.helpers import NICEREPLY_ENV as ENV
+from tests.connectors.helpers import NICEREPLY_KEY as KEY
+from tests.connectors.helpers import NICEREPLY_SECRET as SECRET
+from tests.connectors.helpers import post_nicereply as post
 
-FIXTURES = Path(__file__).parent / "fixtures" / "nicereply"
-SECRET = "nr-relay-token-81a2"
-KEY = "0123456789abcdef0123456789abcdef01234567"
+FIXTURES = _FIXTURES / "nicereply"
 API = "https://api.nicereply.com/v1"
-ENV = {
-    "NPS_BOT_NICEREPLY_SECRET": SECRET,
-    "NPS_BOT_NICEREPLY_PRIVATE_KEY": KEY,
-    "NPS_BOT_NICEREPLY_CSAT_SCALE": "3",
-}
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 12, 1, tzinfo=UTC)
 NOVEMBER = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), "November")
@@ -241,13 +240,6 @@ def test_cli_import_command(
 
 
 # -- webhook ----------------------------------------------------------------------------------------
-
-
-def post(live: Live, body: Any, *, token: str | None = SECRET, query: str = "") -> httpx.Response:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    params = "&".join(p for p in ((f"token={token}" if token is not None else ""), query) if p)
-    url = "/webhooks/nicereply" + (f"?{params}" if params else "")
-    return live.http.post(url, content=raw, headers={"content-type": "application/json"})
 
 
 def test_webhook_stores_the_rating_and_reports_count_it(live: Live, listener: Listener) -> None:

@@ -1,11 +1,10 @@
-"""LiveAgent over HTTP: rule "HTTP request" → token check → survey; reply-back through the worker."""
+"""LiveAgent reply-back through the worker: message into the ticket, status kept (respx mocks the API)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -14,35 +13,19 @@ import pytest
 import respx
 import sqlalchemy as sa
 
-from nps_bot.store.schema import survey_attributes, survey_tags, surveys, webhook_events
+from nps_bot.store.schema import survey_attributes, survey_tags, surveys
 from tests.conftest import Live
+from tests.connectors.helpers import FIXTURES as _FIXTURES
+from tests.connectors.helpers import LIVEAGENT_BASE as BASE
+from tests.connectors.helpers import LIVEAGENT_ENV as ENV
+from tests.connectors.helpers import LIVEAGENT_MESSAGES_URL as MESSAGES
+from tests.connectors.helpers import LIVEAGENT_TICKET_URL as TICKET
+from tests.connectors.helpers import fixture, post_liveagent
 
-FIXTURES = Path(__file__).parent / "fixtures" / "liveagent"
-SECRET = "la-rule-token-3f9c"
-BASE = "https://acme.ladesk.com"
-MESSAGES = f"{BASE}/api/conversations/a9f3c2d1/messages"
-TICKET = f"{BASE}/api/v3/tickets/a9f3c2d1"
-ENV = {
-    "NPS_BOT_LIVEAGENT_SECRET": f"old-token,{SECRET}",
-    "NPS_BOT_LIVEAGENT_URL": BASE + "/",
-    "NPS_BOT_LIVEAGENT_API_KEY": "la-api-key",
-    "NPS_BOT_LIVEAGENT_USERIDENTIFIER": "surveys@acme.example",
-}
+FIXTURES = _FIXTURES / "liveagent"
 
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def post(
-    live: Live, body: dict[str, Any] | bytes, *, token: str | None = SECRET, headers: dict[str, str] | None = None
-) -> httpx.Response:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    url = "/webhooks/liveagent" + (f"?token={token}" if token is not None else "")
-    return live.http.post(url, content=raw, headers={"content-type": "application/json", **(headers or {})})
 
 
 def rows(live: Live, table: sa.Table) -> list[Any]:
@@ -92,129 +75,12 @@ def assert_scheduled_with_fields(live: Live, response: httpx.Response) -> None:
     assert row.customer_key == "email:ruta@example.com"
 
 
-# -- webhook in ----------------------------------------------------------------------------------
-
-
-def test_resolved_ticket_schedules_a_survey(live: Live) -> None:
-    assert_scheduled_with_fields(live, post(live, fixture("rule_resolved.json")))
-    (event,) = rows(live, webhook_events)
-    assert event.event_id == "a9f3c2d1:R:2026-11-20T09:55:00+00:00"
-
-
-def test_form_encoded_body_is_accepted(live: Live) -> None:
-    raw = (FIXTURES / "rule_resolved.form.txt").read_bytes().strip()
-    response = post(live, raw, headers={"content-type": "application/x-www-form-urlencoded"})
-    assert_scheduled_with_fields(live, response)
-
-
-def test_token_in_a_header_and_status_words(live: Live) -> None:
-    body = fixture("rule_resolved.json") | {"status": "Closed", "channel": "B"}
-    response = post(live, body, token=None, headers={"X-NPS-Bot-Token": SECRET})
-    assert response.status_code == 202
-    row = survey(live)
-    assert row.channel == "chat"
-    assert row.reply_context["status"] == "L"
-
-
-@pytest.mark.parametrize(
-    ("token", "reason"),
-    [("wrong-token", "does not match"), (None, "missing token"), ("", "missing token")],
-)
-def test_bad_token_is_refused_and_nothing_stored(live: Live, token: str | None, reason: str) -> None:
-    response = post(live, fixture("rule_resolved.json"), token=token)
-    assert response.status_code == 401
-    assert reason in response.json()["error"]
-    assert rows(live, surveys) == []
-    assert rows(live, webhook_events) == []
-
-
-def test_missing_secret_config_refuses_everything(make_live: Callable[..., Live]) -> None:
-    live = make_live(env={k: v for k, v in ENV.items() if k != "NPS_BOT_LIVEAGENT_SECRET"})
-    response = post(live, fixture("rule_resolved.json"))
-    assert response.status_code == 401
-    assert "NPS_BOT_LIVEAGENT_SECRET" in response.json()["error"]
-    assert rows(live, surveys) == []
-
-
-def test_malformed_bodies_are_400(live: Live) -> None:
-    assert post(live, b'{"ticket_id": "a9f3c2d1", ').status_code == 400
-    assert post(live, b"[1, 2]").json()["error"] == "body must be a JSON object"
-    missing = post(live, {"status": "R"})
-    assert missing.status_code == 400
-    assert "ticket_id" in missing.json()["error"]
-    bad_date = post(live, fixture("rule_resolved.json") | {"changed_at": "yesterday"})
-    assert bad_date.status_code == 400
-    assert "changed_at" in bad_date.json()["error"]
-    bad_email = post(live, fixture("rule_resolved.json") | {"contact_email": "not-an-address"})
-    assert bad_email.status_code == 400
-    assert "email" in bad_email.json()["error"]
-    assert rows(live, surveys) == []
-
-
-def test_unexpanded_placeholders_are_named(live: Live) -> None:
-    response = post(live, fixture("rule_unexpanded.json"))
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert "contact_email" in error and "custom_fields.plan" in error
-    assert "{$" not in error, "the reason names fields, it does not echo values"
-    form = post(
-        live,
-        b"ticket_id=a9f3c2d1&status=R&contact_email=%7B%24contact_email%7D",
-        headers={"content-type": "application/x-www-form-urlencoded"},
-    )
-    assert form.status_code == 400
-    assert "contact_email" in form.json()["error"]
-    assert rows(live, surveys) == []
-
-
-def test_other_statuses_are_ignored(live: Live) -> None:
-    response = post(live, fixture("rule_postponed.json"))
-    assert response.status_code == 202
-    assert response.json() == {
-        "status": "ignored",
-        "reason": "ticket status 'postponed' is not resolved, closed or re-opened",
-    }
-    assert post(live, fixture("rule_resolved.json") | {"status": "B"}).json()["status"] == "ignored"
-    assert rows(live, surveys) == []
-
-
-def test_duplicate_delivery_makes_one_survey(live: Live) -> None:
-    first = post(live, fixture("rule_resolved.json"))
-    again = post(live, fixture("rule_resolved.json"))
-    assert first.json()["status"] == "scheduled"
-    assert again.status_code == 202
-    assert again.json()["status"] == "duplicate"
-    assert len(rows(live, surveys)) == 1
-
-
-def test_reopen_before_send_holds_then_next_close_reschedules(live: Live, router: respx.MockRouter) -> None:
-    assert post(live, fixture("rule_resolved.json")).json()["status"] == "scheduled"
-    reopened = post(live, fixture("rule_reopened.json"))
-    assert reopened.json()["status"] == "on_hold"
-    assert survey(live).state == "on_hold"
-    live.clock.advance(timedelta(hours=2))
-    assert live.worker().run_once() == 0, "a survey on hold is not sent"
-    closed_again = fixture("rule_resolved.json") | {"changed_at": "2026-11-20 12:30:00"}
-    response = post(live, closed_again)
-    assert response.json()["status"] == "rescheduled"
-    row = survey(live)
-    assert row.state == "scheduled"
-    assert row.closed_at == datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
-    assert len(rows(live, surveys)) == 1
-    live.clock.advance(timedelta(hours=1))
-    assert live.worker().run_once() == 1
-    assert survey(live).state == "sent"
-
-
-# -- reply-back ------------------------------------------------------------------------------------
-
-
 def schedule(live: Live, **overrides: Any) -> None:
-    assert post(live, fixture("rule_resolved.json") | overrides).json()["status"] == "scheduled"
+    assert post_liveagent(live, fixture("liveagent", "rule_resolved.json") | overrides).json()["status"] == "scheduled"
 
 
 def test_reply_back_posts_the_survey_and_keeps_the_ticket_resolved(sending: Live, router: respx.MockRouter) -> None:
-    message = router.post(MESSAGES).respond(200, json=fixture("message_response.json"))
+    message = router.post(MESSAGES).respond(200, json=fixture("liveagent", "message_response.json"))
     status = router.put(TICKET).respond(200, json={"id": "a9f3c2d1", "status": "R"})
     schedule(sending)
     assert sending.worker().run_once() == 1
@@ -354,11 +220,3 @@ def test_reply_back_needs_its_settings(
     assert row.state == "undeliverable"
     assert reason in row.reason
     assert route.call_count == 0
-
-
-def test_form_body_without_a_content_type_is_sniffed(live: Live) -> None:
-    raw = (FIXTURES / "rule_resolved.form.txt").read_bytes().strip()
-    response = live.http.post(
-        f"/webhooks/liveagent?token={SECRET}", content=raw, headers={"content-type": "text/plain"}
-    )
-    assert_scheduled_with_fields(live, response)

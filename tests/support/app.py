@@ -1,0 +1,76 @@
+"""The real app as tests drive it: its secrets, a handle on a running instance, a generic webhook body."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from nps_bot.app import AppContext
+from nps_bot.clock import ManualClock
+from nps_bot.delivery.worker import Worker
+from nps_bot.plugin import signing
+
+GENERIC_SECRET = "test-generic-secret"
+SLACK_SIGNING_SECRET = "test-signing-secret"
+
+
+@dataclass
+class Live:
+    """One app started by the `make_live` fixture (tests/conftest.py) and served on 127.0.0.1."""
+
+    ctx: AppContext
+    url: str
+    http: httpx.Client
+    clock: ManualClock
+
+    def worker(self) -> Worker:
+        return Worker(self.ctx, owner="test-worker")
+
+    def post_generic(
+        self,
+        body: dict[str, Any] | bytes,
+        *,
+        secret: str = GENERIC_SECRET,
+        at: datetime | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        ts = int((at or self.clock.now()).timestamp())
+        all_headers = {signing.HEADER: signing.sign(secret, raw, ts), "content-type": "application/json"}
+        all_headers.update(headers or {})
+        return self.http.post("/webhooks/generic", content=raw, headers=all_headers)
+
+
+def generic_event(n: int = 1, **overrides: Any) -> dict[str, Any]:
+    """A generic ticket-closed body shaped like the README's schema."""
+    body: dict[str, Any] = {
+        "event": "ticket.closed",
+        "id": f"evt_{n}",
+        "ticket": {
+            "id": f"T-{1000 + n}",
+            "subject": "Invoice shows the wrong VAT",
+            "url": f"https://help.example.com/tickets/{1000 + n}",
+            "channel": "chat",
+            "team": "Billing",
+            "tags": ["billing", "vat"],
+            "closed_at": "2026-11-20T09:55:00Z",
+        },
+        "customer": {
+            "email": f"customer{n}@example.com",
+            "name": "Rūta Jankauskienė",
+            "slack_user_id": f"U{n:08d}",
+            "language": "lt",
+            "attributes": {"plan": "pro", "region": "EU"},
+        },
+        "agent": {"id": "42", "name": "Ona", "email": "ona@acme.example"},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(body.get(key), dict):
+            body[key] = {**body[key], **value}
+        else:
+            body[key] = value
+    return body
