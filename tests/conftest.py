@@ -5,6 +5,7 @@ NPS_BOT_TEST_POSTGRES_URL points at a server, as it does in CI)."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -93,8 +94,32 @@ def make_live(monkeypatch: pytest.MonkeyPatch, clock: ManualClock, db_url: str) 
     yield start
     for server, http, ctx in reversed(stack):
         http.close()
-        server.__exit__(None, None, None)
+        _stop_in_background(server, ctx)
+
+
+# uvicorn takes ~0.2 s to shut down (a 0.1 s tick plus a fixed 0.1 s grace sleep): with hundreds of
+# app-level tests, waiting for each one is a minute of the suite. Servers are told to exit at once and
+# joined (then their engines disposed) in the background; the session waits for all of them at the end.
+_stopping: list[threading.Thread] = []
+
+
+def _stop_in_background(server: BackgroundServer, ctx: AppContext) -> None:
+    server.server.should_exit = True
+
+    def finish() -> None:
+        server.thread.join(10)
         ctx.engine.dispose()
+
+    thread = threading.Thread(target=finish, name="stop-test-server", daemon=True)
+    thread.start()
+    _stopping.append(thread)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _servers_stopped_at_exit() -> Iterator[None]:
+    yield
+    for thread in _stopping:
+        thread.join(15)
 
 
 @pytest.fixture
