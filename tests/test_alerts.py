@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from integrations.slack.alerts import AlertListener
+from integrations.slack.services.alerts import AlertListener
 from nps_bot.followups import alerts as alert_store
 from nps_bot.followups import subscriptions
 from nps_bot.models import Answer

@@ -104,7 +104,7 @@ def test_export_uploads_a_csv_to_the_admin(live: Live, fake_slack: FakeSlack) ->
 
     with live.ctx.engine.connect() as conn:
         token = conn.execute(surveys.select()).first().token
-    live.http.get(f"/s/{token}", params={"score": 4})
+    live.http.post(f"/s/{token}", data={"score": 4})
     live.http.post(f"/s/{token}/comment", data={"comment": "Too slow, sorry"})
     assert nps(live, "export 30d") == "Working on it…"
     (notice,) = fake_slack.wait_for("response_url")
@@ -127,7 +127,7 @@ def answer(live: Live, n: int, score: int, comment: str | None = None, **overrid
     live.worker().run_once()
     with live.ctx.engine.connect() as conn:
         token = conn.execute(surveys.select().where(surveys.c.ticket_id == f"T-{1000 + n}")).first().token
-    live.http.get(f"/s/{token}", params={"score": score})
+    live.http.post(f"/s/{token}", data={"score": score})
     if comment:
         live.http.post(f"/s/{token}/comment", data={"comment": comment})
 

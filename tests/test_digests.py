@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 from slack_sdk import WebClient
 
-from integrations.slack.digest import DigestJob, digest_blocks
+from integrations.slack.blocks.digest import digest_blocks
+from integrations.slack.services.digests import DigestJob
 from nps_bot.app import AppContext
 from nps_bot.clock import ManualClock
 from nps_bot.config import Settings

@@ -257,13 +257,15 @@ def test_hosted_page_takes_one_click_answers(make_live: Callable[..., Live]) -> 
     page = live.http.get(f"/s/{token}")
     assert page.status_code == 200
     assert i18n.t("lt", "survey.question", company="Acme") in page.text
-    answered = live.http.get(f"/s/{token}", params={"score": 10})
+    answered = live.http.post(f"/s/{token}", data={"score": 10})
     assert i18n.t("lt", "followup.promoter") in answered.text
     done = live.http.post(f"/s/{token}/comment", data={"comment": "Puiku"})
     assert done.status_code == 200
     (answer,) = rows(live, responses)
     assert (answer.score, answer.comment, answer.source) == (10, "Puiku", "web")
-    assert live.http.get(f"/s/{token}", params={"score": 11}).status_code == 409
+    too_high = live.http.post(f"/s/{token}", data={"score": 11})
+    assert too_high.status_code == 400
+    assert i18n.t("lt", "web.bad_score", low=0, high=10) in too_high.text
     assert live.http.get("/s/not-a-token").status_code == 404
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from integrations.slack.alerts import AlertListener
+from integrations.slack.services.alerts import AlertListener
 from nps_bot.followups import subscriptions
 from nps_bot.reporting import queries as reports
 from nps_bot.store.schema import surveys

@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from integrations.slack.alerts import AlertListener, AlertRetryJob
 from integrations.slack.bolt_app import build_bolt_app
 from integrations.slack.clients import async_web_client, web_client
 from integrations.slack.delivery import SlackDmChannel
-from integrations.slack.digest import DigestJob
+from integrations.slack.services.alerts import AlertListener, AlertRetryJob
+from integrations.slack.services.digests import DigestJob
 from integrations.slack.settings import SlackSettings
 from nps_bot.models import Answer
 from nps_bot.plugin.ports import DeliveryChannel, Host, PeriodicJob

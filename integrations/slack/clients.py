@@ -7,6 +7,9 @@ connections are retried a couple of times with backoff.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from slack_sdk import WebClient
 from slack_sdk.http_retry import RetryState
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -30,29 +33,32 @@ from integrations.slack.settings import SlackSettings
 RETRIES = 2
 
 
-def retry_after(response: HttpResponse | None) -> float | None:
-    if response is None:
-        return None
-    for name, values in (response.headers or {}).items():
+def header_seconds(headers: Mapping[str, Any] | None) -> float | None:
+    """The Retry-After header in seconds (header values may come as lists), or None."""
+    for name, values in (headers or {}).items():
         if name.lower() == "retry-after" and values:
             value = values[0] if isinstance(values, list) else values
             try:
                 return float(value)
-            except ValueError:
+            except (TypeError, ValueError):
                 return None
     return None
 
 
 def _short_enough(response: HttpResponse | None, max_wait: float) -> bool:
-    wait = retry_after(response)
+    wait = header_seconds(response.headers) if response is not None else None
     return wait is None or wait <= max_wait
 
 
-class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+class _Bounded:
+    """Retries a rate limit only when Slack asks for at most `max_wait` seconds."""
+
     def __init__(self, max_wait: float, max_retry_count: int = RETRIES) -> None:
-        super().__init__(max_retry_count=max_retry_count)
+        super().__init__(max_retry_count=max_retry_count)  # type: ignore[call-arg]
         self.max_wait = max_wait
 
+
+class BoundedRateLimitRetryHandler(_Bounded, RateLimitErrorRetryHandler):
     def _can_retry(
         self,
         *,
@@ -66,11 +72,7 @@ class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         )
 
 
-class AsyncBoundedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
-    def __init__(self, max_wait: float, max_retry_count: int = RETRIES) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait = max_wait
-
+class AsyncBoundedRateLimitRetryHandler(_Bounded, AsyncRateLimitErrorRetryHandler):
     async def _can_retry_async(
         self,
         *,

@@ -1,13 +1,11 @@
-"""`/nps` slash command: parse the words, check permissions, answer with blocks.
+"""`/nps` slash command: parse the words, check permissions, answer with a Reply.
 
-Runs in a worker thread with a sync WebClient (Bolt acks with the reply). Unknown or malformed
+Runs in a worker thread (listeners.commands acks with the reply). Unknown or malformed
 arguments answer with the usage line, never a stack trace.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 import uuid
@@ -15,21 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from integrations.slack.blocks import Blocks, escape, report_blocks
+from integrations.slack.api import SlackApi, error_code
+from integrations.slack.blocks import kit
+from integrations.slack.blocks.kit import Blocks, escape
+from integrations.slack.blocks.reports import comments_blocks, report_blocks, trend_blocks
+from integrations.slack.services import PLATFORM
 from nps_bot.followups import subscriptions
+from nps_bot.followups.schedule import rule_from_words
 from nps_bot.models import Customer, Interaction
 from nps_bot.plugin.ports import Host
+from nps_bot.reporting.export import export_csv
 from nps_bot.reporting.periods import PERIOD_HELP, Period, parse_period
-from nps_bot.reporting.queries import score_report
-from nps_bot.reporting.scoring import classify
-from nps_bot.store.schema import customers, responses, survey_tags, surveys
+from nps_bot.reporting.queries import recent_comments, score_report, weekly_trend
 
 log = logging.getLogger(__name__)
-PLATFORM = "slack"
 
 USAGE = "\n".join(
     [
@@ -63,7 +62,7 @@ class Reply:
     blocks: Blocks = field(default_factory=list)
 
     def as_ack(self) -> dict[str, Any]:
-        blocks = self.blocks or [{"type": "section", "text": {"type": "mrkdwn", "text": self.text[:3000]}}]
+        blocks = self.blocks or [kit.section(self.text)]
         return {"text": self.text, "blocks": blocks, "response_type": "ephemeral"}
 
 
@@ -74,7 +73,7 @@ def usage(error: str | None = None) -> Reply:
 @dataclass
 class Invocation:
     ctx: Host
-    client: WebClient
+    slack: SlackApi
     user_id: str
     channel_id: str
     admins: frozenset[str]
@@ -83,15 +82,15 @@ class Invocation:
         if self.user_id in self.admins:
             return True
         try:
-            user = self.client.users_info(user=self.user_id)["user"]
+            user = self.slack.user(self.user_id)
         except SlackApiError as exc:
-            log.warning("/nps: users.info failed: %s", exc.response.get("error"))
+            log.warning("/nps: users.info failed: %s", error_code(exc))
             return False
         return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
     def user_timezone(self) -> str:
         try:
-            return str(self.client.users_info(user=self.user_id)["user"].get("tz") or "UTC")
+            return str(self.slack.user(self.user_id).get("tz") or "UTC")
         except SlackApiError:
             return "UTC"
 
@@ -145,27 +144,13 @@ def cmd_score(inv: Invocation, args: list[str]) -> Reply:
 
 
 def cmd_trend(inv: Invocation, args: list[str]) -> Reply:
-    from nps_bot.reporting.queries import weekly_trend
-
     if len(args) > 1 or (args and not args[0].isdigit()):
         raise Usage("`/nps trend [weeks]`, weeks from 1 to 52")
     weeks = int(args[0]) if args else 12
     if not 1 <= weeks <= 52:
         raise Usage("weeks must be from 1 to 52")
     points = weekly_trend(inv.ctx.engine, weeks, inv.ctx.clock.now())
-    min_n = inv.ctx.settings.min_segment_n
-    lines = [f"{'week of':<12} {'NPS':>5} {'±':>6} {'n':>5}"]
-    for p in points:
-        est = p.estimate
-        if p.counts.n == 0:
-            lines.append(f"{p.week_start:%Y-%m-%d}   {'-':>5} {'':>6} {0:>5}")
-        else:
-            flag = "  (few)" if p.counts.n < min_n else ""
-            lines.append(f"{p.week_start:%Y-%m-%d}   {est.value:>+5.0f} {est.margin or 0:>6.1f} {p.counts.n:>5}{flag}")
-    title = f"Weekly NPS, last {weeks} weeks"
-    return Reply(
-        title, [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n```" + "\n".join(lines) + "```"}}]
-    )
+    return Reply(*trend_blocks(points, weeks, inv.ctx.settings.min_segment_n))
 
 
 _GROUPS = {"detractors": "detractor", "passives": "passive", "promoters": "promoter"}
@@ -179,8 +164,6 @@ def parse_segment(word: str) -> tuple[str, str]:
 
 
 def cmd_comments(inv: Invocation, args: list[str]) -> Reply:
-    from nps_bot.reporting.queries import recent_comments
-
     group, period_text, segment = None, "30d", None
     for word in args:
         if word.lower() in _GROUPS:
@@ -193,15 +176,7 @@ def cmd_comments(inv: Invocation, args: list[str]) -> Reply:
     rows = recent_comments(inv.ctx.engine, period, group=group, segment=segment, limit=10)
     if not rows:
         return Reply(f"No comments {period.label}.")
-    blocks: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Comments, {period.label}*"}}]
-    for row in rows:
-        who = " · ".join(escape(x) for x in (row.customer_name, row.agent_name, row.team) if x)
-        link = f" · <{row.ticket_url}|ticket>" if row.ticket_url else ""
-        quote = escape(row.comment or "")[:2500]
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{row.score}* · {who}{link}\n> {quote}"}}
-        )
-    return Reply(f"{len(rows)} comments {period.label}", blocks[:50])
+    return Reply(*comments_blocks(rows, period.label))
 
 
 # -- admin commands ----------------------------------------------------------------------------
@@ -214,9 +189,9 @@ def check_can_post(inv: Invocation) -> str | None:
         return "Digests and alerts go to channels: run this in the channel that should get them."
     fix = "I can't post in this channel. Invite me first: `/invite @nps-bot`, then run the command again."
     try:
-        info = inv.client.conversations_info(channel=channel)["channel"]
+        info = inv.slack.channel(channel)
     except SlackApiError as exc:
-        if exc.response.get("error") in {"channel_not_found", "not_in_channel"}:
+        if error_code(exc) in {"channel_not_found", "not_in_channel"}:
             return fix  # private channels are invisible to apps that are not members
         raise
     if info.get("is_archived"):
@@ -226,11 +201,27 @@ def check_can_post(inv: Invocation) -> str | None:
     return None  # public channels work without an invite (chat:write.public)
 
 
+def _stop(inv: Invocation, kind: subscriptions.Kind, what: str) -> Reply:
+    removed = subscriptions.remove(inv.ctx.engine, platform=PLATFORM, kind=kind, channel_id=inv.channel_id)
+    return Reply(f"{what} stopped for this channel." if removed else f"This channel had no {what.lower()}.")
+
+
+def _subscribe(inv: Invocation, kind: subscriptions.Kind, **rule: Any) -> None:
+    subscriptions.save(
+        inv.ctx.engine,
+        kind=kind,
+        platform=PLATFORM,
+        channel_id=inv.channel_id,
+        created_by=inv.user_id,
+        now=inv.ctx.clock.now(),
+        **rule,
+    )
+
+
 def cmd_digest(inv: Invocation, args: list[str]) -> Reply:
     words = [a.lower() for a in args]
-    engine, now = inv.ctx.engine, inv.ctx.clock.now()
     if words == ["list"]:
-        subs = subscriptions.list_for(engine, platform=PLATFORM, kind="digest")
+        subs = subscriptions.list_for(inv.ctx.engine, platform=PLATFORM, kind="digest")
         if not subs:
             return Reply("No digests yet. `/nps digest here weekly mon 09:00` starts one.")
         lines = [
@@ -240,8 +231,7 @@ def cmd_digest(inv: Invocation, args: list[str]) -> Reply:
         ]
         return Reply("Digests:\n" + "\n".join(lines))
     if words == ["off"]:
-        removed = subscriptions.remove(engine, platform=PLATFORM, kind="digest", channel_id=inv.channel_id)
-        return Reply("Digest stopped for this channel." if removed else "This channel had no digest.")
+        return _stop(inv, "digest", "Digest")
     if not words or words[0] != "here":
         raise Usage("`/nps digest here weekly mon 09:00 [by team]`, `/nps digest list` or `/nps digest off`")
     rest = words[1:]
@@ -252,8 +242,6 @@ def cmd_digest(inv: Invocation, args: list[str]) -> Reply:
             raise Usage("expected `by <segment>` at the end")
         dimension = rest[at + 1]
         rest = rest[:at]
-    from nps_bot.followups.schedule import rule_from_words
-
     try:
         cron = rule_from_words(*rest)
     except (TypeError, ValueError) as exc:
@@ -262,28 +250,15 @@ def cmd_digest(inv: Invocation, args: list[str]) -> Reply:
         return Reply(problem)
     tz = inv.user_timezone()
     period_days = 1 if rest and rest[0] == "daily" else 7
-    subscriptions.save(
-        engine,
-        kind="digest",
-        platform=PLATFORM,
-        channel_id=inv.channel_id,
-        created_by=inv.user_id,
-        now=now,
-        cron=cron,
-        timezone=tz,
-        period_days=period_days,
-        dimension=dimension,
-    )
+    _subscribe(inv, "digest", cron=cron, timezone=tz, period_days=period_days, dimension=dimension)
     by = f", by {dimension}" if dimension else ""
     return Reply(f"Done: this channel gets the NPS digest `{cron}` ({tz}), covering {period_days} day(s){by}.")
 
 
 def cmd_alerts(inv: Invocation, args: list[str]) -> Reply:
     words = list(args)
-    engine, now = inv.ctx.engine, inv.ctx.clock.now()
     if [w.lower() for w in words] == ["off"]:
-        removed = subscriptions.remove(engine, platform=PLATFORM, kind="alert", channel_id=inv.channel_id)
-        return Reply("Alerts stopped for this channel." if removed else "This channel had no alerts.")
+        return _stop(inv, "alert", "Alerts")
     if not words or words[0].lower() != "here":
         raise Usage("`/nps alerts here [detractors|score<=N] [segment=value]` or `/nps alerts off`")
     max_score, segment = 6, None
@@ -299,13 +274,9 @@ def cmd_alerts(inv: Invocation, args: list[str]) -> Reply:
             segment = parse_segment(word)
     if problem := check_can_post(inv):
         return Reply(problem)
-    subscriptions.save(
-        engine,
-        kind="alert",
-        platform=PLATFORM,
-        channel_id=inv.channel_id,
-        created_by=inv.user_id,
-        now=now,
+    _subscribe(
+        inv,
+        "alert",
         max_score=max_score,
         filter_dimension=segment[0] if segment else None,
         filter_value=segment[1] if segment else None,
@@ -342,53 +313,13 @@ def cmd_send(inv: Invocation, args: list[str]) -> Reply:
     return Reply(f"Survey on its way to {shown}; it goes out with the next worker poll.")
 
 
-EXPORT_COLUMNS = (
-    "answered_at", "score", "group", "comment", "kind", "connector", "ticket_id", "ticket_url", "agent", "team",
-    "channel", "tags", "language", "customer_name", "customer_email",
-)  # fmt: skip
-
-
-def export_csv(ctx: Host, period: Period) -> bytes:
-    """Answers in the period, one row each (streams rows; exports are not aggregates)."""
-    tags = (
-        sa.select(sa.func.group_concat(survey_tags.c.tag) if ctx.engine.dialect.name == "sqlite"
-                  else sa.func.string_agg(survey_tags.c.tag, sa.literal(",")))
-        .where(survey_tags.c.survey_id == surveys.c.id)
-        .scalar_subquery()
-    )  # fmt: skip
-    query = (
-        sa.select(
-            responses.c.created_at, responses.c.score, responses.c.comment, responses.c.kind, surveys.c.connector,
-            surveys.c.ticket_id, surveys.c.ticket_url, surveys.c.agent_name, surveys.c.team, surveys.c.channel,
-            tags.label("tags"), surveys.c.language, customers.c.name, customers.c.email,
-        )
-        .select_from(responses.join(surveys, surveys.c.id == responses.c.survey_id)
-                     .outerjoin(customers, customers.c.id == surveys.c.customer_id))
-        .where(responses.c.created_at >= period.start, responses.c.created_at < period.end)
-        .order_by(responses.c.created_at)
-    )  # fmt: skip
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    with ctx.engine.connect() as conn:
-        for r in conn.execute(query):
-            writer.writerow([
-                r.created_at.isoformat(), r.score, classify(r.score) if r.kind == "nps" else "",
-                r.comment or "", r.kind,
-                r.connector, r.ticket_id, r.ticket_url or "", r.agent_name or "", r.team or "", r.channel or "",
-                r.tags or "", r.language, r.name or "", r.email or "",
-            ])  # fmt: skip
-    return out.getvalue().encode()
-
-
 def cmd_export(inv: Invocation, args: list[str]) -> Reply:
     if len(args) > 1:
         raise Usage("`/nps export [period]`")
     period = inv.now_period(args[0] if args else "30d")
-    data = export_csv(inv.ctx, period)
-    dm = inv.client.conversations_open(users=inv.user_id)["channel"]["id"]
+    data = export_csv(inv.ctx.engine, period)
     filename = f"nps-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
-    inv.client.files_upload_v2(channel=dm, file=data, filename=filename, title=f"NPS answers, {period.label}")
+    inv.slack.upload(inv.slack.open_dm(inv.user_id), data, filename, f"NPS answers, {period.label}")
     rows = data.count(b"\n") - 1
     return Reply(f"Sent you `{filename}` ({rows} answers) in a direct message.")
 
