@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from nps_bot.durations import parse_duration
@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Base of survey links; unset, it follows host and port (so links work on any port).
     public_url: str = ""
     company_name: str = "our company"
+    # Signs links that act without a login (e-mail unsubscribe); long and random, kept secret.
+    # Changing it invalidates the links already sent.
+    secret_key: SecretStr = SecretStr("")
     default_language: str = "en"
 
     survey_delay: Duration = timedelta(hours=1)

@@ -106,7 +106,7 @@ def run_demo(tickets: int = 50, seed: int = 7) -> str:
                     continue
                 mean, spread = TEAMS[team]
                 score = max(0, min(10, round(rnd.gauss(mean, spread))))
-                http.get(f"/s/{token}", params={"score": score}).raise_for_status()
+                http.post(f"/s/{token}", data={"score": score}).raise_for_status()
                 group = classify(score)
                 if rnd.random() < 0.6:
                     http.post(f"/s/{token}/comment", data={"comment": rnd.choice(COMMENTS[group])}).raise_for_status()

@@ -1,6 +1,7 @@
-"""Logging set-up. A filter masks e-mail addresses, Slack tokens, survey tokens in `/s/<token>` paths
-and secrets in query strings (`?token=`, `&sig=`) in every record, uvicorn's access log included: the
-code already avoids logging them, and a stray vendor error message or request line must not leak one."""
+"""Logging set-up. A filter masks e-mail addresses, Slack tokens, survey tokens in `/s/<token>` paths,
+signed `/unsubscribe/<token>` links (they encode the address) and secrets in query strings (`?token=`,
+`&sig=`) in every record, uvicorn's access log included: the code already avoids logging them, and a
+stray vendor error message or request line must not leak one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _TOKEN = re.compile(r"\b(xox[abpr]|xapp)-[\w-]+")
-_SURVEY_PATH = re.compile(r"(/s/)[\w-]{8,}")
+_SURVEY_PATH = re.compile(r"(/s/|/unsubscribe/)[\w.-]{8,}")
 _QUERY_SECRET = re.compile(r"([?&](?:token|sig|signature|secret|api_?key)=)[^&\s\"']+", re.IGNORECASE)
 
 

@@ -19,7 +19,7 @@ from nps_bot.app import AppContext
 from nps_bot.delivery.worker import Worker
 from nps_bot.models import ScheduleOutcome
 from nps_bot.plugin.ports import Parsed, ProvidesLifespan, ProvidesRoutes, WebhookError, WebhookRequest
-from nps_bot.surveys.page import survey_page_routes
+from nps_bot.surveys.page import survey_page_routes, unsubscribe_routes
 
 log = logging.getLogger(__name__)
 # How long a help desk should wait before redelivering a webhook we could not store.
@@ -135,6 +135,7 @@ def create_app(ctx: AppContext) -> Starlette:
         Route("/livez", livez, methods=["GET"]),
         Route("/webhooks/{connector}", webhook, methods=["POST"]),
         *survey_page_routes(ctx.surveys, ctx.notify_answer, ctx.settings.company_name),
+        *unsubscribe_routes(ctx.surveys, ctx.settings.company_name, ctx.settings.secret_key.get_secret_value),
     ]
     for plugin in ctx.integrations.values():
         if isinstance(plugin, ProvidesRoutes):

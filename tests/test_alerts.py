@@ -165,7 +165,8 @@ def test_score_raised_updates_the_alert(setup: Any, fake_slack: FakeSlack) -> No
     listener.wait()
     (update,) = alert_updates(fake_slack, 1)
     assert update.params["ts"] == post.response["ts"]
-    assert "changed the score to *9*" in json.dumps(update.params["blocks"])
+    assert "changed the score to *9/10*" in json.dumps(update.params["blocks"])
+    assert not [b for b in update.params["blocks"] if b["type"] == "actions"], "no follow-up needed: no buttons"
     assert len(alert_posts(fake_slack)) == 1
 
 

@@ -50,3 +50,15 @@ def test_small_weeks_are_drawn_hollow_and_other_kinds_get_their_own_axis() -> No
     for points in (csat, ces):
         png = render_trend_png(points, "other kind")
         assert _size(png) == (800, 360) and 5_000 < len(png) < 500_000
+
+
+def test_legend_sits_outside_the_plot_area() -> None:
+    from nps_bot.reporting.chart import trend_figure
+
+    fig = trend_figure(_points(), "Weekly NPS")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    (ax,) = fig.axes
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(ax.get_window_extent(renderer)), "the legend must not cover data points"
+    assert fig.bbox.contains(legend.x0, legend.y0) and fig.bbox.contains(legend.x1, legend.y1), "and stays visible"

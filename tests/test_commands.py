@@ -108,7 +108,7 @@ def test_export_uploads_a_csv_to_the_admin(live: Live, fake_slack: FakeSlack) ->
     live.http.post(f"/s/{token}/comment", data={"comment": "Too slow, sorry"})
     assert nps(live, "export 30d") == "Working on it…"
     (notice,) = fake_slack.wait_for("response_url")
-    assert "1 answers" in notice.params["text"]
+    assert "(1 answer)" in notice.params["text"]
     fake_slack.wait_for("files.completeUploadExternal")
     (data,) = fake_slack.uploads.values()
     rows = list(csv.DictReader(io.StringIO(data.decode())))

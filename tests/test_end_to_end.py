@@ -162,7 +162,7 @@ def test_unknown_email_is_undeliverable(live: Live, fake_slack: FakeSlack) -> No
     live.clock.advance(timedelta(hours=1))
     live.worker().run_once()
     row = survey_row(live)
-    assert (row.state, row.reason) == ("undeliverable", "slack: slack: users_not_found")
+    assert (row.state, row.reason) == ("undeliverable", "slack: users_not_found")
 
 
 def test_short_rate_limit_is_waited_out(live: Live, fake_slack: FakeSlack) -> None:

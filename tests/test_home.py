@@ -59,11 +59,11 @@ def test_home_shows_nps_trend_and_open_follow_ups(make_live: Callable[..., Live]
     view = publish.params["view"]
     assert view["type"] == "home"
     text = json.dumps(view, ensure_ascii=False)
-    assert "NPS last 30 days: -100" in text and "1 answers" in text
+    assert "NPS last 30 days: -100" in text and "1 answer," in text and "1 answers" not in text
     assert "Open follow-ups" in text and "*3/10* · Rūta Jankauskienė · <#C0ALERTS>" in text
     assert "nobody has claimed it yet" in text
     if hasattr(reports, "weekly_trend"):
-        assert "NPS by week (last 8)" in text and "n=1" in text
+        assert "NPS by week (last 8 weeks)" in text and "n=1" in text
 
 
 def test_home_with_no_answers(make_live: Callable[..., Live], fake_slack: FakeSlack) -> None:

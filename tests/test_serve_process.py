@@ -66,7 +66,7 @@ def test_survey_links_follow_the_port_when_public_url_is_unset(tmp_path: Path) -
             link = found[0].group(1) if found else None
             time.sleep(0.1)
         assert link.startswith(f"{base}/s/"), link
-        page = httpx.get(link, params={"score": 9}, follow_redirects=True)
+        page = httpx.post(link, data={"score": 9}, follow_redirects=True)
         assert page.status_code == 200
         assert any(f"survey links point at {base}" in line for line in lines)
         assert not any("a@example.com" in line for line in lines)

@@ -11,7 +11,7 @@ from integrations.chatwoot.signature import SCHEME, TIMESTAMP_HEADER, compute_si
 from nps_bot.models import Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.plugin.auth import SharedToken
 from nps_bot.plugin.http import LazyClient, json_body, send
-from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code
+from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code, pick_attributes
 from nps_bot.plugin.ports import BadPayload, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest, json_object
 from nps_bot.plugin.reply import as_markdown, delivered, require_reply_back
 
@@ -90,7 +90,7 @@ class ChatwootConnector:
         delivery = request.headers.get(DELIVERY_HEADER)
         # `updated_at` (newer versions) is when the status changed; `timestamp` is the conversation's last
         # activity (last message), which neither dates the close nor tells two closes apart.
-        changed_at = p.unix_time(convo.updated_at)
+        changed_at = convo.updated_at
         if delivery:
             event_id = f"delivery:{delivery}"
         else:
@@ -103,6 +103,7 @@ class ChatwootConnector:
             attributes.update({k: v for k, v in source.items() if v is not None and not isinstance(v, dict | list)})
         if convo.inbox_id:
             attributes.setdefault("inbox_id", convo.inbox_id)
+        attributes = pick_attributes(attributes, self.settings.attributes)
         language = language_code(
             _text(sender.custom_attributes.get("language")),
             _text(sender.additional_attributes.get("language")),

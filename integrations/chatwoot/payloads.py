@@ -8,12 +8,11 @@ Newer Chatwoot versions add `changed_attributes` ([{"status": {"previous_value",
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field
 
-from nps_bot.plugin.payloads import LooseModel, NamedRef, PersonBody
+from nps_bot.plugin.payloads import LooseModel, NamedRef, PersonBody, Timestamp
 
 STATUS_CHANGED = "conversation_status_changed"
 # Deprecated in favour of conversation_status_changed, still listed with samples in chatwoot/docs.
@@ -63,8 +62,9 @@ class Conversation(LooseModel):
     additional_attributes: dict[str, Any] = Field(default_factory=dict)
     custom_attributes: dict[str, Any] = Field(default_factory=dict)
     changed_attributes: list[dict[str, Any]] | dict[str, Any] | None = None
-    timestamp: float | None = None
-    updated_at: str | float | None = None
+    timestamp: Timestamp = None
+    # Unix seconds as a float in newer versions (ISO 8601 in some); when the status changed.
+    updated_at: Timestamp = None
 
     @property
     def account_ref(self) -> str | None:
@@ -92,18 +92,3 @@ def channel_name(value: str | None) -> str | None:
     word = value.split("::")[-1]
     snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in word).lstrip("_")
     return snake[:64] or None
-
-
-def unix_time(value: float | str | None) -> datetime | None:
-    """Unix seconds (`timestamp`, and `updated_at` as a float in newer versions) or an ISO 8601 string."""
-    if value is None or value == "":
-        return None
-    try:
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        pass
-    try:
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -26,6 +26,9 @@ class ChatwootSettings(ReplyBackSettings, BaseSettings):
     account_id: str | None = None
     # Post the survey into the conversation; defaults to on when base URL and API token are set.
     reply: bool | None = None
+    # The customer attributes kept as survey segments ("plan,region"; "*", the default, keeps every one the
+    # contact's and conversation's custom attributes and inbox_id carries).
+    attributes: CsvList = Field(default_factory=lambda: ["*"])
 
     credentials: ClassVar[tuple[str, ...]] = ("base_url", "api_token")
 

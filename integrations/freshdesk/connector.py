@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 from typing import Any
 
@@ -20,10 +21,11 @@ from nps_bot.plugin.payloads import (
     invalid_is_bad_payload,
     language_code,
     parse_time,
+    pick_attributes,
     templated_event,
 )
-from nps_bot.plugin.ports import DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
-from nps_bot.plugin.reply import as_html, delivered, nothing_raises_after_posting, require_reply_back
+from nps_bot.plugin.ports import DeliveryRetry, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.reply import as_html, delivered, nothing_raises_after_posting, reply_target, require_closed
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,10 @@ def _basic_credentials(header: str | None) -> list[str]:
         return []
     user, _, password = decoded.partition(":")
     return [v for v in (user, password) if v and v != "X"]
+
+
+def _digest(*parts: str) -> str:
+    return "h" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
 class FreshdeskConnector:
@@ -62,7 +68,8 @@ class FreshdeskConnector:
             body = p.WebhookBody.model_validate(clean(data))
         t = body.ticket
         status = p.status_name(t.status)
-        event = templated_event(body.event, status, close_words=p.CLOSE_WORDS, closed_statuses=p.CLOSED_STATUSES)
+        closing = p.CLOSED_STATUSES | {v.strip().lower() for v in self.settings.closed_statuses}
+        event = templated_event(body.event, status, close_words=p.CLOSE_WORDS, closed_statuses=closing)
         if event is None and body.event:
             return Parsed(ignored=f"event {body.event!r} is not a resolve/close or re-open")
         if event is None:
@@ -70,14 +77,17 @@ class FreshdeskConnector:
                 ignored=f'ticket status {t.status!r} is not Resolved/Closed (send "event": "reopened" for re-opens)'
             )
 
-        # Freshdesk sends no delivery id: ticket + event + the ticket's update time (or arrival time).
-        stamp = t.updated_at or request.received_at.isoformat(timespec="seconds")
+        # Freshdesk sends no delivery id: ticket + event + the ticket's update time. Without a time, a hash
+        # of ticket, event and status, never the arrival time: Freshdesk retries a failed webhook after
+        # 5 min, 30 min and 1 h, and a retry must be a duplicate, not a later close that moves the survey.
+        stamp = t.updated_at or _digest(t.id, event, status or "")
         c = body.contact or p.Contact()
         attributes: dict[str, Any] = {k: v for k, v in body.attributes.items() if v is not None}
         if body.company:
             attributes.setdefault("company", body.company)
         if t.type:
             attributes.setdefault("ticket_type", t.type)
+        attributes = pick_attributes(attributes, self.settings.attributes)
         agent = agent_of(body.agent)
         source = (t.source or "").strip().lower()
         with invalid_is_bad_payload():
@@ -117,20 +127,15 @@ class FreshdeskConnector:
         ticket is still Resolved/Closed first, and if the reply moved its status we set it back.
         """
         s = self.settings
-        require_reply_back(self.name, s)
-        if not survey.ticket_id.isdigit():
-            raise DeliveryUnavailable(f"freshdesk ticket id {survey.ticket_id!r} is not numeric")
-        ticket_url = f"https://{s.host}/api/v2/tickets/{survey.ticket_id}"
+        ticket = reply_target(self.name, s, "freshdesk ticket", survey.ticket_id)
+        ticket_url = f"https://{s.host}/api/v2/tickets/{ticket}"
         auth = httpx.BasicAuth(s.api_key or "", "X")
 
         before: int | None = None
         if s.keep_status:
             before = self._status(ticket_url, auth)
-            if before not in p.CLOSED_STATUS_CODES:
-                raise DeliveryUnavailable(
-                    f"freshdesk ticket {survey.ticket_id} has status {before} (not Resolved/Closed); "
-                    "not posting a survey into an active ticket"
-                )
+            shown = f"status {before} (not Resolved/Closed nor in NPS_BOT_FRESHDESK_CLOSED_STATUSES)"
+            require_closed("freshdesk ticket", survey.ticket_id, before, s.closed_codes, shown=shown)
 
         response = send(
             self.client,

@@ -8,7 +8,6 @@ from nps_bot.plugin.payloads import PersonBody, TemplatedBody, TemplatedTicket
 
 # Default Freshdesk statuses (API v2 numbering); {{ticket.status}} renders the name.
 STATUS_NAMES = {"2": "open", "3": "pending", "4": "resolved", "5": "closed"}
-CLOSED_STATUS_CODES = frozenset({4, 5})
 CLOSE_WORDS = frozenset({"resolved", "closed", "solved", "ticket.resolved", "ticket.closed"})
 CLOSED_STATUSES = frozenset({"resolved", "closed"})
 # Ticket "source" codes from the API v2 docs, for bodies that send the number.

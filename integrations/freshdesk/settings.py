@@ -24,8 +24,20 @@ class FreshdeskSettings(ReplyBackSettings, BaseSettings):
     reply: bool | None = None
     # Check the ticket is still Resolved/Closed before replying, and put the status back if the reply moved it.
     keep_status: bool = True
+    # The statuses that mean "done": 4 Resolved, 5 Closed, plus your own (Admin > Workflows > Ticket Fields >
+    # Status; custom statuses get ids 6 and up, see README.md). A rule body without "event" counts as a close
+    # when {{ticket.status}} renders one of these (as the id, or as a name listed here); reply-back posts only
+    # into a ticket whose API status is one of the ids.
+    closed_statuses: CsvList = Field(default_factory=lambda: ["4", "5"])
+    # The customer attributes kept as survey segments ("plan,region"; "*", the default, keeps every one the
+    # rule body's "attributes" (and company, ticket_type) carries).
+    attributes: CsvList = Field(default_factory=lambda: ["*"])
 
     credentials: ClassVar[tuple[str, ...]] = ("domain", "api_key")
+
+    @property
+    def closed_codes(self) -> frozenset[int]:
+        return frozenset(int(v) for v in self.closed_statuses if v.strip().isdigit())
 
     @property
     def host(self) -> str | None:

@@ -13,7 +13,7 @@ from integrations.generic.payloads import (
 from integrations.generic.settings import GenericSettings
 from nps_bot.models import Agent, Customer, Interaction
 from nps_bot.plugin.auth import require_secrets
-from nps_bot.plugin.payloads import invalid_is_bad_payload
+from nps_bot.plugin.payloads import invalid_is_bad_payload, pick_attributes
 from nps_bot.plugin.ports import BadPayload, Parsed, WebhookRequest, json_object
 from nps_bot.plugin.signing import HEADER, verify
 
@@ -72,7 +72,7 @@ class GenericConnector:
                     external_id=None if c.id is None else str(c.id),
                     slack_user_id=c.slack_user_id,
                     language=c.language,
-                    attributes=c.attributes,
+                    attributes=pick_attributes(c.attributes, self.settings.attributes),
                 ),
                 agent=Agent(id=None if a.id is None else str(a.id), name=a.name, email=a.email) if a else None,
                 kind=body.survey,

@@ -3,13 +3,12 @@ written: numbers are not turned into text, and a ticket event needs a ticket and
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import ConfigDict, Field
 
 from nps_bot.models import SurveyKind
-from nps_bot.plugin.payloads import LooseModel, PersonBody
+from nps_bot.plugin.payloads import LooseModel, PersonBody, StrictTimestamp
 
 CLOSED_EVENTS = {"ticket.closed", "ticket.solved", "ticket.resolved"}
 REOPENED_EVENTS = {"ticket.reopened"}
@@ -26,7 +25,7 @@ class TicketBody(_Loose):
     channel: str | None = None
     team: str | None = None
     tags: list[str] = Field(default_factory=list)
-    closed_at: datetime | None = None
+    closed_at: StrictTimestamp = None
 
 
 class CustomerBody(_Loose):

@@ -13,3 +13,6 @@ class GenericSettings(BaseSettings):
 
     # Comma-separated to allow rotation: sign with the new secret while the old one still verifies.
     secret: CsvList = Field(default_factory=list)
+    # The customer attributes kept as survey segments ("plan,region"; "*", the default, keeps every one the
+    # body's customer.attributes carries).
+    attributes: CsvList = Field(default_factory=lambda: ["*"])

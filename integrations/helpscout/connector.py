@@ -14,14 +14,16 @@ from integrations.helpscout.settings import HelpScoutSettings
 from integrations.helpscout.signature import SCHEME
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.plugin.http import LazyClient, json_body, send
-from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code, parse_time
+from nps_bot.plugin.names import NameCache, SurveyNames
+from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code, parse_time, pick_attributes
 from nps_bot.plugin.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
-from nps_bot.plugin.reply import as_html, delivered, require_reply_back
+from nps_bot.plugin.reply import as_html, delivered, reply_target, require_closed
 
 log = logging.getLogger(__name__)
 WEB_URL = "https://secure.helpscout.net/conversation/{id}/{number}/"
 # Refresh the cached access token this long before Help Scout says it expires.
 TOKEN_MARGIN = 60.0
+FIELD = "field:"  # reply_context key prefix: "field:<name>" = "<field id>:<option id>"
 
 
 def _agent(person: p.Person | None) -> Agent | None:
@@ -41,6 +43,7 @@ class HelpScoutConnector:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._token_expires = 0.0
+        self.names = NameCache(settings.names_ttl)
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -79,9 +82,9 @@ class HelpScoutConnector:
     ) -> Interaction:
         s = self.settings
         customer = convo.primary_customer or convo.customer or p.Person()
-        fields = {f.name: f.text if f.text is not None else f.value for f in convo.custom_fields if f.name}
-        attributes = {k: v for k, v in fields.items() if v not in (None, "")}
-        language = language_code(*(v for k, v in attributes.items() if k.lower() == s.language_field.lower()))
+        fields = {f.name: f.shown for f in convo.custom_fields if f.name}
+        language = language_code(*(v for k, v in fields.items() if v and k.lower() == s.language_field.lower()))
+        attributes = pick_attributes(fields, s.attributes)
 
         owner = convo.assignee or convo.owner
         assignee = _agent(owner)
@@ -114,6 +117,11 @@ class HelpScoutConnector:
             context["customer_id"] = customer.id
         if mailbox_id:
             context["mailbox_id"] = mailbox_id
+            # Dropdown values that came as option ids only: enrich_survey stores their labels.
+            for f in convo.custom_fields:
+                field_id = f.id or f.field_id
+                if f.name in attributes and f.option_id and field_id:
+                    context[f"{FIELD}{f.name}"] = f"{field_id}:{f.option_id}"
         return Interaction(
             connector=self.name,
             event_id=f"{event}:{convo.id}:{(convo.status or '').lower()}:{stamp}"[:255],
@@ -178,28 +186,52 @@ class HelpScoutConnector:
     def _auth(self, *, fresh: bool = False) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._access_token(fresh=fresh)}"}
 
+    # -- names for ids (dropdown option ids) --------------------------------------------------
+
+    def enrich_survey(self, survey: OutgoingSurvey) -> SurveyNames | None:
+        """The labels of dropdown custom fields that arrived as option ids: one
+        GET /v2/mailboxes/{id}/fields per mailbox (its answer names every option), cached."""
+        ctx = survey.reply_context
+        mailbox = ctx.get("mailbox_id")
+        wanted = {k.removeprefix(FIELD): v for k, v in ctx.items() if k.startswith(FIELD)}
+        if not (wanted and mailbox and self.settings.has_credentials):
+            return None
+        labels: dict[str, str] = {}
+        for name, ids in wanted.items():
+            key = f"{mailbox}:{ids}"
+            label = self.names.name("option", key, lambda key=key: self._option_labels(mailbox).get(key))
+            if label:
+                labels[name] = label
+        return SurveyNames(attributes=labels) if labels else None
+
+    def _option_labels(self, mailbox: str) -> dict[str, str]:
+        """{"<mailbox>:<field id>:<option id>": label} for every dropdown of the mailbox; all remembered."""
+        url = f"{self.settings.api_base}/v2/mailboxes/{mailbox}/fields"
+        data = json_body(self._api("GET", url, what="helpscout mailbox fields", attempts=1))
+        found: dict[str, str] = {}
+        for field in (data.get("_embedded") or {}).get("fields") or []:
+            for option in field.get("options") or [] if isinstance(field, dict) else []:
+                if isinstance(option, dict) and isinstance(option.get("label"), str):
+                    found[f"{mailbox}:{field.get('id')}:{option.get('id')}"] = option["label"]
+        for key, label in found.items():
+            self.names.remember("option", key, label)
+        return found
+
     def post_survey(self, survey: OutgoingSurvey) -> Delivered:
         """Reply to the customer with the survey, with `"status": "closed"` so the reply does not
         reactivate the conversation (without a status, Help Scout's reply endpoint makes it active).
         The conversation is read first: one that is active again gets no survey and is not closed by us.
         """
         s = self.settings
-        require_reply_back(self.name, s)
-        convo_id = survey.reply_context.get("conversation_id") or survey.ticket_id
+        convo = survey.reply_context.get("conversation_id") or survey.ticket_id
+        convo_id = reply_target(self.name, s, "helpscout conversation", convo)
         customer_id = survey.reply_context.get("customer_id")
-        if not convo_id.isdigit():
-            raise DeliveryUnavailable(f"helpscout conversation id {convo_id!r} is not numeric")
         if not customer_id or not customer_id.isdigit():
             raise DeliveryUnavailable("helpscout reply needs the customer id, and the webhook carried none")
         url = f"{s.api_base}/v2/conversations/{convo_id}"
 
         status = json_body(self._api("GET", url, what="helpscout conversation")).get("status")
-        if not isinstance(status, str):
-            raise DeliveryRetry("helpscout conversation: response without a status")
-        if status != "closed":
-            raise DeliveryUnavailable(
-                f"helpscout conversation {convo_id} is {status} again; not posting a survey into an active conversation"
-            )
+        require_closed("helpscout conversation", convo_id, status, {"closed"}, active="an active conversation")
 
         body = {"customer": {"id": int(customer_id)}, "text": as_html(survey), "status": "closed"}
         response = self._api("POST", f"{url}/reply", what="helpscout reply", json=body)

@@ -49,7 +49,19 @@ class CustomField(LooseModel):
     field_id: str | None = Field(None, alias="fieldId")
     name: str | None = None
     value: str | None = None
+    # v2 `text`, v1 `label`: the option label of a dropdown (whose `value` is the option id).
     text: str | None = None
+    label: str | None = None
+
+    @property
+    def shown(self) -> str | None:
+        return next((v for v in (self.text, self.label) if v not in (None, "")), self.value)
+
+    @property
+    def option_id(self) -> str | None:
+        """A value that is a dropdown option id with no label beside it (named at delivery)."""
+        unlabelled = self.text in (None, "") and self.label in (None, "")
+        return self.value if unlabelled and self.value and self.value.isdigit() else None
 
 
 class Source(LooseModel):

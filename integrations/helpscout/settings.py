@@ -5,6 +5,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from nps_bot.plugin.names import DEFAULT_TTL
 from nps_bot.plugin.reply import ReplyBackSettings
 from nps_bot.plugin.settings import CsvList, base_config, id_names
 
@@ -27,7 +28,13 @@ class HelpScoutSettings(ReplyBackSettings, BaseSettings):
     mailboxes: CsvList = Field(default_factory=list)
     # The conversation custom field that holds the customer's language ("lt", "Lithuanian"), if any.
     language_field: str = "Language"
+    # The customer attributes kept as survey segments ("plan,region"; "*", the default, keeps every one the
+    # conversation's custom fields carries).
+    attributes: CsvList = Field(default_factory=lambda: ["*"])
     api_base: str = "https://api.helpscout.net"
+    # Dropdown custom fields that arrive as option ids are named through the API (the app credentials
+    # above) when the survey is delivered; the labels are kept this many seconds.
+    names_ttl: float = DEFAULT_TTL
 
     credentials: ClassVar[tuple[str, ...]] = ("app_id", "app_secret")
 

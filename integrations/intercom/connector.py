@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from integrations.intercom import payloads as p
@@ -12,15 +11,16 @@ from integrations.intercom.settings import IntercomSettings
 from integrations.intercom.signature import SCHEME, compute_signature
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.plugin.http import LazyClient, json_body, send
-from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code
-from nps_bot.plugin.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
-from nps_bot.plugin.reply import as_html, delivered, nothing_raises_after_posting, require_reply_back
+from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code, pick_attributes
+from nps_bot.plugin.ports import BadPayload, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.reply import as_html, delivered, nothing_raises_after_posting, reply_target, require_closed
 
 log = logging.getLogger(__name__)
 INBOX_URL = "https://app.intercom.com/a/apps/{app_id}/conversations/{id}"
 # Intercom's source.type for Messenger conversations is "conversation"; the rest name the channel.
 CHANNELS = {"conversation": "chat", "phone_call": "phone", "phone_switch": "phone"}
 _TAG = re.compile(r"<[^>]+>")
+OPEN = "an open conversation"
 
 
 def _agent(author: p.Author | None) -> Agent | None:
@@ -32,15 +32,6 @@ def _agent(author: p.Author | None) -> Agent | None:
 def _plain(value: str | None) -> str | None:
     text = _TAG.sub("", value or "").strip()
     return text or None
-
-
-def _unix(value: int | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromtimestamp(value, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 class IntercomConnector:
@@ -95,11 +86,11 @@ class IntercomConnector:
         name = (author.name if author else None) or (contact.name if contact else None)
         contact_id = (contact.id if contact else None) or (author.id if author else None)
 
-        attributes = {
-            k: v for k, v in convo.custom_attributes.items() if v not in (None, "") and not isinstance(v, dict | list)
-        }
+        attributes = dict(convo.custom_attributes)
         if contact and contact.external_id:
             attributes.setdefault("external_id", contact.external_id)
+        # 2.x items mix Intercom's own attributes ("Has attachments", "Copilot used"...) into custom_attributes.
+        attributes = pick_attributes(attributes, s.attributes)
         language = language_code(
             *(str(v) for k, v in convo.custom_attributes.items() if k.lower() == s.language_attribute.lower() and v)
         )
@@ -123,8 +114,8 @@ class IntercomConnector:
 
         closed_at = None
         if event == "closed":
-            closed_at = _unix(convo.statistics.last_close_at if convo.statistics else None)
-            closed_at = closed_at or _unix(convo.updated_at) or _unix(note.created_at)
+            closed_at = convo.statistics.last_close_at if convo.statistics else None
+            closed_at = closed_at or convo.updated_at or note.created_at
         url = convo.links.get("conversation_web")
         if not (isinstance(url, str) and url.startswith("http")):
             url = INBOX_URL.format(app_id=note.app_id, id=convo.id) if note.app_id else None
@@ -170,10 +161,8 @@ class IntercomConnector:
         it again with `message_type: "close"` (no body, so nothing else reaches the customer).
         """
         s = self.settings
-        require_reply_back(self.name, s)
-        convo_id = survey.reply_context.get("conversation_id") or survey.ticket_id
-        if not convo_id.isdigit():
-            raise DeliveryUnavailable(f"intercom conversation id {convo_id!r} is not numeric")
+        convo = survey.reply_context.get("conversation_id") or survey.ticket_id
+        convo_id = reply_target(self.name, s, "intercom conversation", convo)
         base = s.api_base.rstrip("/")
         url = f"{base}/conversations/{convo_id}"
         headers = {
@@ -184,12 +173,7 @@ class IntercomConnector:
 
         if s.keep_closed:
             state = json_body(send(self.client, "GET", url, what="intercom conversation", headers=headers)).get("state")
-            if not isinstance(state, str):
-                raise DeliveryRetry("intercom conversation: response without a state")
-            if state != "closed":
-                raise DeliveryUnavailable(
-                    f"intercom conversation {convo_id} is {state} again; not posting a survey into an open conversation"
-                )
+            require_closed("intercom conversation", convo_id, state, {"closed"}, field="state", active=OPEN)
 
         body = {"message_type": "comment", "type": "admin", "admin_id": s.admin_id, "body": as_html(survey)}
         data = json_body(send(self.client, "POST", f"{url}/reply", what="intercom reply", headers=headers, json=body))

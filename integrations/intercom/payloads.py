@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from nps_bot.plugin.payloads import LooseModel, NamedRef, PersonBody, blank_to_none
+from nps_bot.plugin.payloads import LooseModel, NamedRef, PersonBody, Timestamp, blank_to_none
 
 SIGNATURE_HEADER = "x-hub-signature"
 PING = "ping"
@@ -52,7 +52,7 @@ class Part(LooseModel):
     id: str | None = None
     part_type: str | None = None
     body: str | None = None
-    created_at: int | None = None
+    created_at: Timestamp = None
     author: Author | None = None
 
 
@@ -72,15 +72,16 @@ class Contacts(LooseModel):
 
 
 class Statistics(LooseModel):
-    last_close_at: int | None = None
+    # API 1.x and early 2.x: unix seconds; newer 2.x webhook items: ISO 8601 ("2026-01-10T07:56:29.000Z").
+    last_close_at: Timestamp = None
 
 
 class Conversation(LooseModel):
     type: str | None = None
     id: str
     title: str | None = None
-    created_at: int | None = None
-    updated_at: int | None = None
+    created_at: Timestamp = None
+    updated_at: Timestamp = None
     state: str | None = None
     open: bool | None = None
     source: Source | None = None
@@ -129,5 +130,5 @@ class Notification(LooseModel):
     topic: str
     id: str
     app_id: str | None = None
-    created_at: int | None = None
+    created_at: Timestamp = None
     data: NotificationData

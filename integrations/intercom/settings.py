@@ -35,6 +35,10 @@ class IntercomSettings(ReplyBackSettings, BaseSettings):
     teams: CsvList = Field(default_factory=list)
     # The conversation data attribute that holds the customer's language ("lt", "Lithuanian"), if any.
     language_attribute: str = "Language"
+    # The conversation attributes kept as survey segments ("Plan,Region"; "*" keeps all). API 2.x items
+    # also carry Intercom's own ("Has attachments", "Copilot used"...), so by default only the contact's
+    # external_id is kept.
+    attributes: CsvList = Field(default_factory=lambda: ["external_id"])
 
     credentials: ClassVar[tuple[str, ...]] = ("access_token", "admin_id")
 

@@ -7,9 +7,10 @@ sends an unknown variable literally, so any value still containing `{$` is refus
 
 Reply-back posts the survey as an agent message into the conversation
 (`POST /api/conversations/{conversationId}/messages`, form fields `message` + `useridentifier`) and then,
-because an agent message moves a resolved ticket to "answered", puts the ticket back to the status it had
-(`PUT /api/v3/tickets/{ticketId}` with `{"status": "R"}`). See README.md ("Help-desk connectors") for what is
-verified and what is not.
+because an agent message moves a resolved ticket to "answered", puts the ticket back to Resolved
+(`PUT /api/v3/tickets/{ticketId}` with `{"status": "R"}`). The message is an API v1 call (v1 key); the status is
+API v3 (v3 key, `NPS_BOT_LIVEAGENT_API_KEY_V3`). v3 does not take `L` (Closed) as a new status, so a ticket that
+was Closed comes back as Resolved, not Closed. See README.md ("Help-desk connectors") for what is verified.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from integrations.liveagent.settings import LiveAgentSettings
 from nps_bot.models import Customer, Delivered, Interaction, OutgoingSurvey
 from nps_bot.plugin.auth import SharedToken
 from nps_bot.plugin.http import LazyClient, json_body, send
-from nps_bot.plugin.payloads import invalid_is_bad_payload, named_agent
+from nps_bot.plugin.payloads import invalid_is_bad_payload, named_agent, pick_attributes
 from nps_bot.plugin.ports import BadPayload, DeliveryUnavailable, Parsed, WebhookRequest, json_object
 from nps_bot.plugin.reply import as_text, delivered, nothing_raises_after_posting, require_reply_back
 
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+RESOLVED, CLOSED = "R", "L"
 
 
 class LiveAgentConnector:
@@ -122,7 +124,7 @@ class LiveAgentConnector:
                     name=body.contact_name,
                     external_id=body.contact_id,
                     language=body.contact_language,
-                    attributes=body.custom_fields,
+                    attributes=pick_attributes(body.custom_fields, self.settings.attributes),
                 ),
                 assignee=agent,
                 kind=body.survey or "nps",
@@ -167,10 +169,17 @@ class LiveAgentConnector:
         return delivered(self.name, conversation, message_id)
 
     def _restore_status(self, ctx: dict[str, str]) -> None:
-        """Best effort: the survey is already in the ticket, so a failure here is only logged."""
+        """Best effort: the survey is already in the ticket, so a failure here is only logged.
+
+        A Resolved ticket goes back to `R`. A Closed one (`L`) cannot be put back through API v3
+        (`L` is not a status v3 sets), so it goes to Resolved as well: out of the agents' queue, and
+        LiveAgent's own rules close resolved tickets again as they always do.
+        """
         ticket, status = ctx.get("ticket_id"), ctx.get("status")
         if not ticket or status not in CLOSED_STATUSES:
             return
+        if status == CLOSED:
+            log.info("liveagent ticket %s was Closed; API v3 cannot set Closed, so it is set to Resolved", ticket)
         with nothing_raises_after_posting(log, f"liveagent ticket {ticket}: survey posted but status not restored"):
             send(
                 self.client,
@@ -178,8 +187,8 @@ class LiveAgentConnector:
                 f"{self.settings.base_url}/api/v3/tickets/{quote(ticket, safe='')}",
                 what="liveagent ticket status",
                 attempts=2,
-                headers={"apikey": self.settings.api_key or "", "Accept": "application/json"},
-                json={"status": status},
+                headers={"apikey": self.settings.v3_key, "Accept": "application/json"},
+                json={"status": RESOLVED},
             )
 
 

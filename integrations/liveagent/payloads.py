@@ -4,14 +4,14 @@ filled in. An unknown variable arrives literally, so values still containing `{$
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import ConfigDict, Field, field_validator
 
 from nps_bot.models import SurveyKind
-from nps_bot.plugin.payloads import LooseModel, blank_to_none
+from nps_bot.plugin.payloads import LooseModel, blank_to_none, strict_time
 from nps_bot.plugin.ports import BadPayload
 
 PLACEHOLDER = "{$"
@@ -73,7 +73,7 @@ class RuleBody(_Loose):
     department: str | None = None
     tags: str | list[str] | None = None
     channel: str | None = None
-    changed_at: str | None = None
+    changed_at: str | int | float | None = None  # "2026-11-20 09:55:00", ISO 8601, or unix s/ms
     ticket_url: str | None = None
     agent_id: str | None = None
     agent_name: str | None = None
@@ -138,18 +138,13 @@ def parse_form(body: bytes) -> dict[str, Any]:
     return data
 
 
-def parse_time(value: str | None) -> datetime | None:
-    """LiveAgent dates look like `2026-11-20 09:55:00` (UTC); ISO 8601 and unix seconds work too."""
-    if value is None:
-        return None
-    text = value.strip()
+def parse_time(value: str | float | None) -> datetime | None:
+    """LiveAgent dates look like `2026-11-20 09:55:00` (UTC); ISO 8601 and unix seconds or milliseconds
+    work too (the SDK's one parser); a value that is none of these is refused."""
     try:
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text), tz=UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, OverflowError):
-        raise BadPayload(f"changed_at: not a date: {text[:40]!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return strict_time(value)
+    except ValueError:
+        raise BadPayload(f"changed_at: not a date: {str(value).strip()[:40]!r}") from None
 
 
 def status_code(value: str) -> str | None:

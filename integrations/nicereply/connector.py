@@ -98,6 +98,10 @@ class NicereplyIntegration:
             self.ctx.notify_answer(answer)
         return is_new
 
+    def rating(self, raw: object, metric: str | None) -> Rating:
+        s = self.settings
+        return parse_rating(raw, metric=metric, csat_scale=s.csat_scale, attributes=s.attributes)
+
     # -- webhook -------------------------------------------------------------------------------
 
     def verify(self, request: WebhookRequest) -> None:
@@ -108,7 +112,7 @@ class NicereplyIntegration:
         data = json_value(request.body)
         metric = request.query.get("metric")
         try:
-            ratings = [parse_rating(r, metric=metric, csat_scale=self.settings.csat_scale) for r in ratings_in(data)]
+            ratings = [self.rating(r, metric) for r in ratings_in(data)]
         except RatingError as exc:
             raise BadPayload(str(exc)) from None
         if not ratings:
@@ -170,7 +174,7 @@ class NicereplyIntegration:
                 for results in self.pages(metric):
                     for raw in results:
                         try:
-                            rating = parse_rating(raw, metric=metric, csat_scale=self.settings.csat_scale)
+                            rating = self.rating(raw, metric)
                         except RatingError as exc:
                             reason = str(exc).split(": ", 1)[-1]
                             skipped[reason] = skipped.get(reason, 0) + 1

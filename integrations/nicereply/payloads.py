@@ -7,8 +7,9 @@ Scales: NPS 0-10 and CES 1-7 are stored as they are; CSAT is converted to 1-5 fr
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from fractions import Fraction
 from math import floor
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from nps_bot.models import Agent, Customer, Interaction, SurveyKind
+from nps_bot.plugin.payloads import parse_time, pick_attributes
 from nps_bot.plugin.ports import BadPayload
 
 SOURCE = "nicereply"
@@ -74,14 +76,12 @@ def _int(value: object, field: str) -> int:
 
 
 def _time(value: object, field: str) -> datetime:
-    text = _text(value)
-    if text is None:
+    if _text(value) is None:
         raise RatingError(f"{field}: missing")
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise RatingError(f"{field}: not an ISO 8601 date") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    parsed = parse_time(value)
+    if parsed is None:
+        raise RatingError(f"{field}: not an ISO 8601 date")
+    return parsed
 
 
 def _person(value: object) -> dict[str, Any]:
@@ -93,7 +93,9 @@ def _person(value: object) -> dict[str, Any]:
     return {}
 
 
-def parse_rating(raw: object, *, metric: str | None = None, csat_scale: int | None = None) -> Rating:
+def parse_rating(
+    raw: object, *, metric: str | None = None, csat_scale: int | None = None, attributes: Collection[str] = ("*",)
+) -> Rating:
     """Map one API v1 rating object; `metric` is the collection it came from when the object lacks it."""
     if not isinstance(raw, dict):
         raise RatingError("rating must be a JSON object")
@@ -132,7 +134,7 @@ def parse_rating(raw: object, *, metric: str | None = None, csat_scale: int | No
     team = raw.get("team")
     team_name = _text(team.get("name")) if isinstance(team, dict) else _text(team)
     ticket = _text(raw.get("ticket"))
-    attributes = {"nicereply_survey": str(survey["id"])} if survey.get("id") is not None else {}
+    kept = pick_attributes({"nicereply_survey": survey.get("id")}, attributes)
     try:
         interaction = Interaction(
             connector=SOURCE,
@@ -145,7 +147,7 @@ def parse_rating(raw: object, *, metric: str | None = None, csat_scale: int | No
                 external_id=_text(person.get("id")),
                 email=_text(person.get("email")),
                 name=_text(person.get("full_name")) or _text(person.get("name")),
-                attributes=attributes,
+                attributes=kept,
             ),
             agent=agent,
             kind=kind,

@@ -21,6 +21,8 @@ class NicereplySettings(BaseSettings):
     csat_scale: int | None = None
     # Which rating collections the importer reads.
     metrics: CsvList = Field(default_factory=lambda: ["csat", "ces", "nps"])
+    # The attributes kept as survey segments ("*", the default, keeps the one there is: nicereply_survey).
+    attributes: CsvList = Field(default_factory=lambda: ["*"])
 
     @field_validator("csat_scale", mode="before")
     @classmethod

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Sequence
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk import WebClient
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Message
 
 from integrations.slack.bolt_app import build_bolt_app
 from integrations.slack.clients import async_web_client, web_client
@@ -65,7 +66,15 @@ class SlackIntegration:
         async def events(request: Request) -> Response:
             if self.handler is None:
                 return JSONResponse({"error": "Slack is not configured (SLACK_BOT_TOKEN)"}, status_code=503)
-            return await self.handler.handle(request)
+            limit = self.ctx.settings.max_body_bytes
+            try:
+                body = await read_limited(request, limit)
+            except BodyTooLarge:
+                return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
+            except ClientDisconnect:
+                return Response(status_code=400)
+            # Bolt reads the body again: hand it a request that replays what was read (within the limit).
+            return await self.handler.handle(replayed(request, body))
 
         return [Route("/slack/events", events, methods=["POST"])]
 
@@ -83,6 +92,38 @@ class SlackIntegration:
             yield
         finally:
             await socket.close_async()
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, refused early (by Content-Length) or as soon as it grows past `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def replayed(request: Request, body: bytes) -> Request:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
 
 
 def create(ctx: Host) -> SlackIntegration:

@@ -32,10 +32,10 @@ def raise_for_slack(exc: SlackApiError) -> None:
     code = error_code(exc)
     status = status_code(exc)
     if status == 429:
-        raise DeliveryRetry("slack rate limited", retry_after(exc)) from None
+        raise DeliveryRetry("rate limited", retry_after(exc)) from None
     if code in UNREACHABLE:
-        raise DeliveryUnavailable(f"slack: {code}") from None
-    raise DeliveryRetry(f"slack error {code} (HTTP {status})") from None
+        raise DeliveryUnavailable(code) from None  # the worker names the channel: "slack: users_not_found"
+    raise DeliveryRetry(f"error {code} (HTTP {status})") from None
 
 
 class SlackDmChannel:
@@ -65,5 +65,5 @@ class SlackDmChannel:
         except SlackApiError as exc:
             raise_for_slack(exc)
         except OSError as exc:  # connection refused, DNS, timeout after the built-in retries
-            raise DeliveryRetry(f"slack unreachable: {type(exc).__name__}") from None
+            raise DeliveryRetry(f"unreachable: {type(exc).__name__}") from None
         return Delivered(self.name, ref)

@@ -13,16 +13,18 @@ from integrations.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, v
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.plugin.auth import require_secrets
 from nps_bot.plugin.http import LazyClient, json_body, send
+from nps_bot.plugin.names import NameCache, SurveyNames
 from nps_bot.plugin.payloads import (
     agent_of,
     clean,
     invalid_is_bad_payload,
     language_code,
     parse_time,
+    pick_attributes,
     templated_event,
 )
-from nps_bot.plugin.ports import DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
-from nps_bot.plugin.reply import as_html, delivered, require_reply_back
+from nps_bot.plugin.ports import DeliveryUnavailable, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.reply import as_html, delivered, reply_target, require_closed
 
 log = logging.getLogger(__name__)
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
@@ -37,6 +39,7 @@ class ZendeskConnector:
     def __init__(self, settings: ZendeskSettings, tolerance: float = 300.0) -> None:
         self.settings = settings
         self.tolerance = tolerance
+        self.names = NameCache(settings.names_ttl)
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -76,6 +79,7 @@ class ZendeskConnector:
             attributes.setdefault("organization", body.organization)
         if t.brand:
             attributes.setdefault("brand", t.brand)
+        attributes = pick_attributes(attributes, self.settings.attributes)
         interaction = Interaction(
             connector=self.name,
             event_id=event_id[:255],
@@ -124,6 +128,7 @@ class ZendeskConnector:
             )
             if value and value != "0"
         }
+        attributes = pick_attributes(attributes, self.settings.attributes)
         assignee = Agent(id=d.assignee_id) if d.assignee_id and d.assignee_id != "0" else None
         interaction = Interaction(
             connector=self.name,
@@ -141,9 +146,40 @@ class ZendeskConnector:
             agent=assignee,
             assignee=assignee,
             closer=Agent(id=d.actor_id) if d.actor_id and d.actor_id != "0" else None,
-            reply_context={"account_id": envelope.account_id} if envelope.account_id else {},
+            reply_context=self._event_context(envelope),
         )
         return Parsed([interaction])
+
+    @staticmethod
+    def _event_context(envelope: p.EventEnvelope) -> dict[str, str]:
+        # The group id, for enrich_survey to name the team when the survey is delivered.
+        ids = {"account_id": envelope.account_id, "group_id": envelope.detail.group_id}
+        return {k: v for k, v in ids.items() if v and v != "0"}
+
+    # -- names for ids (event webhooks carry ids only) ---------------------------------------
+
+    def enrich_survey(self, survey: OutgoingSurvey) -> SurveyNames | None:
+        """Name the agent and the team of a survey scheduled from an event webhook: the core stored the
+        agent's id as its name and the group id as the team. One API call per unknown id (cached)."""
+        s = self.settings
+        group = survey.reply_context.get("group_id")
+        agent = survey.agent_name if survey.agent_name and survey.agent_name.isdigit() else None
+        if not (s.has_credentials and (group or agent)):
+            return None
+        names = SurveyNames(
+            agent_name=self.names.name("user", agent, lambda: self._name("users", "user", agent)) if agent else None,
+            team=self.names.name("group", group, lambda: self._name("groups", "group", group)) if group else None,
+        )
+        return names if names.agent_name or names.team else None
+
+    def _name(self, collection: str, key: str, ident: str) -> str | None:
+        """GET /api/v2/users/{id}.json -> {"user": {"name"}}, /api/v2/groups/{id}.json -> {"group": {"name"}}."""
+        s = self.settings
+        url = f"https://{s.host}/api/v2/{collection}/{ident}.json"
+        auth = httpx.BasicAuth(f"{s.email}/token", s.api_token or "")
+        found = json_body(send(self.client, "GET", url, what=f"zendesk {key}", attempts=1, auth=auth)).get(key)
+        name = found.get("name") if isinstance(found, dict) else None
+        return (name.strip() or None) if isinstance(name, str) else None
 
     def _ticket_url(self, ticket_id: str) -> str | None:
         host = self.settings.host
@@ -158,22 +194,15 @@ class ZendeskConnector:
         but we check the ticket first and set "solved" explicitly so business rules see no change.
         """
         s = self.settings
-        require_reply_back(self.name, s)
-        if not survey.ticket_id.isdigit():
-            raise DeliveryUnavailable(f"zendesk ticket id {survey.ticket_id!r} is not numeric")
-        url = f"https://{s.host}/api/v2/tickets/{survey.ticket_id}.json"
+        ticket = reply_target(self.name, s, "zendesk ticket", survey.ticket_id)
+        url = f"https://{s.host}/api/v2/tickets/{ticket}.json"
         auth = httpx.BasicAuth(f"{s.email}/token", s.api_token or "")
 
         current = send(self.client, "GET", url, what="zendesk ticket", auth=auth)
         status = json_body(current).get("ticket", {}).get("status")
-        if not isinstance(status, str):
-            raise DeliveryRetry("zendesk ticket: response without a ticket status")
         if status == "closed":
             raise DeliveryUnavailable(f"zendesk ticket {survey.ticket_id} is closed; Zendesk refuses updates to it")
-        if status != "solved":
-            raise DeliveryUnavailable(
-                f"zendesk ticket {survey.ticket_id} is {status} again; not posting a survey into an active ticket"
-            )
+        require_closed("zendesk ticket", survey.ticket_id, status, {"solved"}, field="ticket status")
 
         body = {"ticket": {"comment": {"html_body": as_html(survey), "public": True}, "status": "solved"}}
         response = send(self.client, "PUT", url, what="zendesk comment", auth=auth, json=body)

@@ -5,6 +5,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from nps_bot.plugin.names import DEFAULT_TTL
 from nps_bot.plugin.reply import ReplyBackSettings
 from nps_bot.plugin.settings import CsvList, base_config, host_name
 
@@ -24,6 +25,13 @@ class ZendeskSettings(ReplyBackSettings, BaseSettings):
     signing_secret: CsvList = Field(default_factory=list)
     # Post the survey into the ticket as a public comment; defaults to on when API credentials are set.
     reply: bool | None = None
+    # Event webhooks carry ids only: agent and group names are looked up through the API (with the
+    # credentials above) when the survey is delivered, and kept this many seconds.
+    names_ttl: float = DEFAULT_TTL
+    # The customer attributes kept as survey segments ("plan,region"; "*", the default, keeps every one the
+    # trigger body's "attributes" (and organization, brand; the event form: organization_id,
+    # brand_id, form_id) carries).
+    attributes: CsvList = Field(default_factory=lambda: ["*"])
 
     credentials: ClassVar[tuple[str, ...]] = ("subdomain", "email", "api_token")
 

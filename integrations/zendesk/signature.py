@@ -8,9 +8,9 @@ timestamp is the header's text exactly as sent (ISO 8601, e.g. "2021-03-25T05:09
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from nps_bot.plugin.auth import HmacScheme, base64_digest
+from nps_bot.plugin.payloads import parse_time
 from nps_bot.plugin.signing import SignatureError
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "SignatureError", "compute", "parse_timestamp", "verify"]
@@ -26,15 +26,9 @@ def compute(secret: str, timestamp: str, body: bytes) -> str:
 
 def parse_timestamp(value: str) -> float:
     """The header is ISO 8601 in Zendesk's docs; plain Unix seconds are accepted too."""
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise SignatureError("signature timestamp is not an ISO 8601 date-time") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parse_time(value)
+    if parsed is None:
+        raise SignatureError("signature timestamp is not an ISO 8601 date-time")
     return parsed.timestamp()
 
 

@@ -3,6 +3,7 @@ customer, and records the outcome. Passing failures are retried with exponential
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -13,8 +14,9 @@ from datetime import datetime, timedelta
 from nps_bot.delivery import claims
 from nps_bot.delivery.heartbeat import Heartbeat
 from nps_bot.models import OutgoingSurvey, SurveyState
-from nps_bot.plugin.ports import DeliveryChannel, DeliveryRetry, DeliveryUnavailable, Host
+from nps_bot.plugin.ports import DeliveryChannel, DeliveryRetry, DeliveryUnavailable, Host, SurveyEnricher
 from nps_bot.plugin.retry import backoff
+from nps_bot.surveys import unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class Worker:
         expires_at: datetime | None,
         channels: list[DeliveryChannel],
     ) -> None:
+        survey = self._enrich(survey)
         now = self.ctx.clock.now()
         engine = self.ctx.engine
         if expires_at and now >= expires_at:
@@ -94,6 +97,10 @@ class Worker:
                 state=SurveyState.SUPPRESSED,
                 reason="throttled: surveyed recently",
             )
+            return
+        if unsubscribe.is_unsubscribed(self.ctx.surveys, survey.customer_email):  # since it was scheduled
+            claims.finish(engine, survey.id, self.owner, now, state=SurveyState.SUPPRESSED, reason=unsubscribe.REASON)
+            log.info("survey %d suppressed: the customer unsubscribed", survey.id)
             return
         reasons: list[str] = []
         for channel in channels:
@@ -138,6 +145,24 @@ class Worker:
         reason = "; ".join(reasons) or "no delivery channel configured"
         claims.finish(engine, survey.id, self.owner, now, state=SurveyState.UNDELIVERABLE, reason=reason[:255])
         log.warning("survey %d undeliverable: %s", survey.id, reason)
+
+    def _enrich(self, survey: OutgoingSurvey) -> OutgoingSurvey:
+        """Names for what the help desk's webhook named by id only (SurveyEnricher), stored before any
+        channel shows the survey; a failure only costs the names, never the delivery."""
+        enricher = self.ctx.integrations.get(survey.connector)
+        if not isinstance(enricher, SurveyEnricher):
+            return survey
+        try:
+            names = enricher.enrich_survey(survey)
+            if names is None:
+                return survey
+            self.ctx.surveys.set_display_names(
+                survey.id, agent_name=names.agent_name, team=names.team, attributes=names.attributes
+            )
+        except Exception:
+            log.exception("survey %d: naming its agent and team through %s failed", survey.id, survey.connector)
+            return survey
+        return dataclasses.replace(survey, agent_name=names.agent_name or survey.agent_name)
 
     def _retry(self, survey: OutgoingSurvey, error: str, retry_after: float | None) -> None:
         now = self.ctx.clock.now()

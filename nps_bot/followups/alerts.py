@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from nps_bot.reporting.queries import DIMENSIONS, TAG
+from nps_bot.models import SCALES
+from nps_bot.reporting.queries import DIMENSIONS, TAG, group_bounds
 from nps_bot.reporting.scoring import Group, classify
 from nps_bot.store.leases import LeasedQueue
 from nps_bot.store.schema import (
@@ -342,10 +343,18 @@ class OpenFollowUp:
     customer_name: str | None
     claimed_by: str | None
     created_at: datetime
+    kind: str = "nps"
+
+
+def _still_alerting() -> sa.ColumnElement[bool]:
+    """The answer is still at or under its rule's threshold (the rule's max_score, else the unhappy
+    band of the survey's kind): an alert whose score was raised above it needs no follow-up."""
+    default = sa.case(*((surveys.c.kind == k, group_bounds(k)[0]) for k in SCALES), else_=6)
+    return responses.c.score <= sa.func.coalesce(subscriptions.c.max_score, default)
 
 
 def open_follow_ups(engine: Engine, *, platform: str | None = None, limit: int = 10) -> list[OpenFollowUp]:
-    """Posted, unresolved alerts, oldest first (the ones waiting longest matter most)."""
+    """Posted, unresolved alerts that still need one, oldest first (the ones waiting longest matter most)."""
     query = (
         sa.select(
             alerts.c.id,
@@ -356,14 +365,15 @@ def open_follow_ups(engine: Engine, *, platform: str | None = None, limit: int =
             customers.c.name,
             alerts.c.claimed_by,
             alerts.c.created_at,
+            surveys.c.kind,
         )
         .select_from(
             alerts.join(surveys, surveys.c.id == alerts.c.survey_id)
             .join(subscriptions, subscriptions.c.id == alerts.c.subscription_id)
-            .outerjoin(responses, responses.c.survey_id == surveys.c.id)
+            .join(responses, responses.c.survey_id == surveys.c.id)
             .outerjoin(customers, customers.c.id == surveys.c.customer_id)
         )
-        .where(alerts.c.state == POSTED, alerts.c.resolved_at.is_(None))
+        .where(alerts.c.state == POSTED, alerts.c.resolved_at.is_(None), _still_alerting())
         .order_by(alerts.c.created_at, alerts.c.id)
         .limit(limit)
     )

@@ -7,7 +7,7 @@ would get (minus the chart image, which only chat platforms can show).
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from nps_bot.followups.subscriptions import Subscription
@@ -18,6 +18,7 @@ from nps_bot.reporting.queries import (
     FOLLOW_UP_WITHIN,
     CommentRow,
     FollowUp,
+    ReportKind,
     ScoreReport,
     SegmentStats,
     TrendPoint,
@@ -28,13 +29,14 @@ from nps_bot.reporting.queries import (
     weekly_trend,
 )
 from nps_bot.reporting.scoring import Change, classify, margin_label
-from nps_bot.reporting.text import headline, percent, signed, split, too_few_to_compare
+from nps_bot.reporting.text import count, headline, percent, signed, split, too_few_to_compare
 
 DEFAULT_DAYS = 7
 DEFAULT_DIMENSION = "team"
 TREND_WEEKS = 12
 SHOWN = 3  # best and worst segments shown
 COMMENTS = 3
+OTHER_KINDS: tuple[ReportKind, ...] = ("csat", "ces")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,8 @@ class Digest:
     follow_up: FollowUp
     trend: tuple[TrendPoint, ...]
     generated_at: datetime
+    # CSAT and CES over the same period, each only when it has answers: one line apiece.
+    other_kinds: tuple[ScoreReport, ...] = ()
 
     @property
     def title(self) -> str:
@@ -64,7 +68,7 @@ class Digest:
         if not self.trend:
             return "Weekly NPS"
         last = self.trend[-1].week_start + timedelta(days=6)
-        return f"Weekly NPS, {len(self.trend)} full weeks to {last:%d %b %Y} (95 % margin band)"
+        return f"Weekly NPS, {count(len(self.trend), 'full week')} to {last:%d %b %Y} (95 % margin band)"
 
     def chart_png(self) -> bytes:
         return render_trend_png(list(self.trend), self.chart_title())
@@ -99,6 +103,11 @@ def follow_up_line(follow_up: FollowUp) -> str:
     return f"Detractors followed up within {hours} h: {follow_up.followed} of {follow_up.total}"
 
 
+def other_kind_lines(digest: Digest) -> list[str]:
+    """One headline per other survey kind with answers, e.g. "CSAT last 7 days: 87 % (± 6 at 95 %), 40 answers"."""
+    return [headline(r) for r in digest.other_kinds if r.overall.n]
+
+
 def _split_segments(
     report: ScoreReport,
 ) -> tuple[tuple[SegmentStats, ...], tuple[SegmentStats, ...], tuple[SegmentStats, ...]]:
@@ -126,13 +135,16 @@ def build_digest(
     if period is None:
         days = (sub.period_days if sub else None) or DEFAULT_DAYS
         period = parse_period(f"{days}d", now)
-        if days == 1:  # daily digests: "last 1 days" reads badly
-            period = replace(period, label="last 24 hours")
     dimension = dimension or (sub.dimension if sub else None) or DEFAULT_DIMENSION
     engine = ctx.engine
     report = score_report(engine, period, dimension, min_n=ctx.settings.min_segment_n)
     best, worst, too_few = _split_segments(report)
     comments = recent_comments(engine, period, limit=COMMENTS, detractors_first=True)
+    others = tuple(
+        r
+        for r in (score_report(engine, period, kind=k, min_n=ctx.settings.min_segment_n) for k in OTHER_KINDS)
+        if r.overall.n
+    )
     return Digest(
         report=report,
         best=best,
@@ -143,6 +155,7 @@ def build_digest(
         # Full weeks only: a Monday digest would otherwise end its chart on a few hours of answers.
         trend=tuple(weekly_trend(engine, TREND_WEEKS, week_start(now) - timedelta(microseconds=1))),
         generated_at=now,
+        other_kinds=others,
     )
 
 
@@ -174,7 +187,7 @@ def segment_lines(digest: Digest, width: int = 24) -> list[str]:
 def too_few_line(digest: Digest, names: int = 12) -> str:
     if not digest.too_few:
         return ""
-    shown = ", ".join(f"{s.key or '(none)'} ({s.counts.n})" for s in digest.too_few[:names])
+    shown = ", ".join(f"{s.key or '(none)'} ({s.n})" for s in digest.too_few[:names])
     more = len(digest.too_few) - names
     tail = f" and {more} more" if more > 0 else ""
     return f"Too few answers to rank (fewer than {digest.report.min_n}): {shown}{tail}"
@@ -192,6 +205,7 @@ def render_text(digest: Digest, width: int = 100) -> str:
     if report.overall.counts.n:
         out.append(change_line(digest))
         out.append(split(report.overall))
+    out += other_kind_lines(digest)
     if report.dimension:
         out += ["", *segment_lines(digest)]
         if line := too_few_line(digest):
@@ -205,7 +219,7 @@ def render_text(digest: Digest, width: int = 100) -> str:
             out.append(f"    — {meta}")
     out += ["", follow_up_line(digest.follow_up)]
     if digest.trend:
-        out += ["", f"Weekly NPS ({len(digest.trend)} full weeks):"]
+        out += ["", f"Weekly NPS ({count(len(digest.trend), 'full week')}):"]
         for p in digest.trend:
             est = p.estimate
             value = "  n/a" if est.value is None else f"{signed(est.value):>5} {margin_label(est):>6}"

@@ -32,6 +32,20 @@ class Subscription:
     filter_dimension: str | None = None
     filter_value: str | None = None
 
+    @property
+    def survey_kind(self) -> str:
+        """The survey kind an alert rule watches: stored in `dimension`, which alerts do not otherwise use
+        (NULL, as in rules made before CSAT and CES alerts, means NPS)."""
+        return self.dimension if self.kind == "alert" and self.dimension in ALERT_KINDS else "nps"
+
+
+ALERT_KINDS = ("csat", "ces")
+
+
+def alert_rule_kind(kind: str) -> str | None:
+    """What an alert rule stores in `dimension` for the survey kind it watches (see Subscription.survey_kind)."""
+    return kind if kind in ALERT_KINDS else None
+
 
 _FIELDS = ("cron", "timezone", "period_days", "dimension", "max_score", "filter_dimension", "filter_value")
 

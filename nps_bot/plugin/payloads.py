@@ -9,14 +9,14 @@ their templates: a placeholder that does not apply renders as "" (or stays unexp
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterator
+from collections.abc import Collection, Container, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 from babel import Locale
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from nps_bot.models import Agent, TicketEvent
 from nps_bot.plugin.ports import BadPayload, describe
@@ -39,15 +39,75 @@ def clean(value: Any, marks: tuple[str, ...] = LIQUID_MARKS) -> Any:
     return value
 
 
-def parse_time(value: str | None) -> datetime | None:
-    """ISO 8601 (naive means UTC); anything unparseable is None rather than an error."""
-    if not value:
+# Unix times at or above this are milliseconds (as seconds it would be the year 5138).
+_MILLISECONDS = 100_000_000_000
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _from_unix(number: float) -> datetime | None:
+    if number <= 0:  # 0 is how several vendors say "never"
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return datetime.fromtimestamp(number / 1000 if number >= _MILLISECONDS else number, tz=UTC)
+    except (OverflowError, OSError, ValueError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_time(value: object) -> datetime | None:
+    """The one reader of vendor timestamps, as an aware UTC datetime.
+
+    Accepts unix seconds or milliseconds (a number or its digits), ISO 8601 with or without a zone
+    ("2026-01-10T07:56:29.000Z", "2026-01-10T09:56:29+02:00"; no zone means UTC) and
+    "2026-01-10 07:56:29". Anything else (empty, an unrendered placeholder, garbage) is None rather
+    than an error; `strict_time` is the variant that refuses it.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        parsed: datetime | None = value
+    elif isinstance(value, int | float):
+        parsed = _from_unix(float(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if _NUMBER.match(text):
+            parsed = _from_unix(float(text))
+        else:
+            try:
+                parsed = datetime.fromisoformat(text) if text else None
+            except ValueError:
+                return None
+    else:
+        return None
+    if parsed is None:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def strict_time(value: object) -> datetime | None:
+    """`parse_time` for fields where a date that cannot be read is an error (ValueError), not "no date"."""
+    parsed = parse_time(value)
+    if parsed is None and not (value is None or (isinstance(value, str) and not value.strip())):
+        raise ValueError("not a date-time (expected unix seconds or milliseconds, or ISO 8601)")
+    return parsed
+
+
+# Model field types: every timestamp of every payload goes through parse_time.
+Timestamp = Annotated[datetime | None, BeforeValidator(parse_time)]
+StrictTimestamp = Annotated[datetime | None, BeforeValidator(strict_time)]
+
+
+def pick_attributes(values: Mapping[str, Any], allowed: Collection[str]) -> dict[str, Any]:
+    """The customer attributes worth keeping as segments: only the names an admin listed
+    (NPS_BOT_<VENDOR>_ATTRIBUTES, compared without case; "*" keeps every name). Empty values,
+    objects and lists are dropped whatever the list says."""
+    wanted = {name.strip().lower() for name in allowed}
+    return {
+        key: value
+        for key, value in values.items()
+        if value not in (None, "")
+        and not isinstance(value, dict | list)
+        and ("*" in wanted or str(key).strip().lower() in wanted)
+    }
 
 
 @cache

@@ -41,7 +41,9 @@ __all__ = [
     "ProvidesPeriodicJobs",
     "ProvidesRoutes",
     "ReplyPoster",
-    "SurveyError",  # raised by Host.surveys (e.g. record_external_answer) for answers it cannot take
+    "SurveyEnricher",
+    "SurveyError",
+    "SurveyNames",  # raised by Host.surveys (e.g. record_external_answer) for answers it cannot take
     "Unauthorized",
     "WebhookError",
     "WebhookRequest",
@@ -181,6 +183,30 @@ class ReplyPoster(Protocol):
     def post_survey(self, survey: OutgoingSurvey) -> Delivered: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SurveyNames:
+    """Display names for what a webhook named by id only; None / missing = leave as stored."""
+
+    agent_name: str | None = None
+    team: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)  # attribute name -> the label of its value
+
+
+@runtime_checkable
+class SurveyEnricher(Protocol):
+    """A help-desk connector whose webhooks carry ids where people read names (agent, team, dropdown
+    option). The delivery worker calls it before a stored survey is delivered, and stores what it
+    returns (`SurveyService.set_display_names`), so reports by agent and team show names.
+
+    Runs in the worker, never in the webhook: it may call the vendor API, but should cache
+    (`nps_bot.plugin.names.NameCache`) and must not raise for a vendor failure (return None).
+    """
+
+    name: str
+
+    def enrich_survey(self, survey: OutgoingSurvey) -> SurveyNames | None: ...
+
+
 @runtime_checkable
 class Importer(Protocol):
     """Backfills answers collected elsewhere: `nps-bot import <name> --since YYYY-MM-DD`."""
@@ -214,6 +240,10 @@ def json_value(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadPayload(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise BadPayload("malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's int-string limit
         raise BadPayload(f"malformed JSON: {exc}") from None
 
 

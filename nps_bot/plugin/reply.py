@@ -9,7 +9,7 @@ the same for every vendor. The survey renderers are re-exported for connectors' 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,6 +24,9 @@ __all__ = [
     "as_text",
     "delivered",
     "nothing_raises_after_posting",
+    "numeric_id",
+    "reply_target",
+    "require_closed",
     "require_reply_back",
 ]
 
@@ -85,3 +88,37 @@ def nothing_raises_after_posting(log: logging.Logger, what: str) -> Iterator[Non
         yield
     except (DeliveryRetry, DeliveryUnavailable) as exc:
         log.warning("%s: %s", what, exc)
+
+
+def numeric_id(what: str, value: str | None) -> str:
+    """The id a vendor API path needs, or DeliveryUnavailable ("zendesk ticket id 'abc' is not numeric"):
+    a body written by hand can carry anything, and only digits go into the URL."""
+    if not value or not value.isdigit():
+        raise DeliveryUnavailable(f"{what} id {value!r} is not numeric")
+    return value
+
+
+def reply_target(connector: str, settings: ReplyBackSettings, what: str, ident: str | None) -> str:
+    """`require_reply_back`, then `numeric_id`: how every post_survey that calls the vendor by id starts."""
+    require_reply_back(connector, settings)
+    return numeric_id(what, ident)
+
+
+def require_closed(
+    what: str,
+    ident: str,
+    status: object,
+    closed: Container[object],
+    *,
+    field: str = "status",
+    shown: object = None,
+    active: str = "an active ticket",
+) -> None:
+    """The check before posting into a ticket: the vendor's answer must carry its status (else
+    DeliveryRetry "<what>: response without a <field>") and the status must still be one of `closed`
+    (else DeliveryUnavailable "<what> <ident> is <status> again; not posting a survey into <active>"),
+    so a customer who re-opened the ticket never gets a survey in the middle of the conversation."""
+    if isinstance(status, bool) or not isinstance(status, str | int):
+        raise DeliveryRetry(f"{what}: response without a {field}")
+    if status not in closed:
+        raise DeliveryUnavailable(f"{what} {ident} is {shown or status} again; not posting a survey into {active}")

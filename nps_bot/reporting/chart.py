@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import io
 import math
+from typing import TYPE_CHECKING
 
 from nps_bot.reporting.queries import TrendPoint
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _DPI = 100
 _LINE = "#1f6feb"
@@ -32,6 +36,18 @@ def render_trend_png(
     Weeks without answers are gaps (NaN), not zeros; weeks with fewer than `min_n` answers get a
     hollow marker, so +100 from one answer does not read like a real score.
     """
+    fig = trend_figure(points, title, width_px, height_px, min_n=min_n)
+    buf = io.BytesIO()
+    # No Software/date metadata: identical input gives identical bytes (cacheable, testable).
+    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def trend_figure(
+    points: list[TrendPoint], title: str, width_px: int = 800, height_px: int = 360, *, min_n: int = 10
+) -> Figure:
+    """The chart as a laid-out matplotlib Figure (render_trend_png draws it); the legend sits under the
+    plot, outside the axes, so it never hides a data point."""
     kind = points[0].kind if points else "nps"
     y_low, y_high, y_label, neutral = _AXES.get(kind, _AXES["nps"])
     # Imported here, not at the top: matplotlib costs ~0.5 s and most processes never draw a chart.
@@ -69,7 +85,8 @@ def render_trend_png(
             markeredgecolor=_LINE,
             label=f"fewer than {min_n} answers",
         )
-        ax.legend(loc="lower left", fontsize=8, frameon=False, ncols=3)
+        # Outside the plot area, under the week labels: inside it covered the points near the bottom.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False, ncols=3)
     else:
         ax.text(0.5, 0.5, "no answers yet", ha="center", va="center", transform=ax.transAxes, color="grey")
     if points:
@@ -85,7 +102,4 @@ def render_trend_png(
     ax.set_title(title, fontsize=11)
     ax.set_ylabel(y_label)
     fig.tight_layout()
-    buf = io.BytesIO()
-    # No Software/date metadata: identical input gives identical bytes (cacheable, testable).
-    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
-    return buf.getvalue()
+    return fig

@@ -9,13 +9,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from nps_bot.reporting.periods import Period
-from nps_bot.reporting.scoring import classify
+from nps_bot.reporting.queries import group_bounds
+from nps_bot.reporting.scoring import Group
 from nps_bot.store.schema import customers, responses, survey_tags, surveys
 
 EXPORT_COLUMNS = (
@@ -44,22 +46,56 @@ def _query(engine: Engine, period: Period) -> sa.Select[Any]:
     )  # fmt: skip
 
 
+# OWASP "CSV injection": a spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would read as a formula, prefixed with ' so it stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def group(kind: str, score: int) -> Group:
+    """detractor / passive / promoter: NPS groups, and for CSAT and CES the same three bands the
+    follow-up questions and `/nps comments detractors` use."""
+    detractor_max, promoter_min = group_bounds(kind)
+    if score <= detractor_max:
+        return "detractor"
+    return "promoter" if score >= promoter_min else "passive"
+
+
 def export_rows(engine: Engine, period: Period) -> Iterator[list[Any]]:
     """The answers in the period, oldest first, as values in EXPORT_COLUMNS order (streamed)."""
     with engine.connect() as conn:
         for r in conn.execute(_query(engine, period)):
             yield [
-                r.created_at.isoformat(), r.score, classify(r.score) if r.kind == "nps" else "",
+                r.created_at.isoformat(), r.score, group(r.kind, r.score),
                 r.comment or "", r.kind,
                 r.connector, r.ticket_id, r.ticket_url or "", r.agent_name or "", r.team or "", r.channel or "",
                 r.tags or "", r.language, r.name or "", r.email or "",
             ]  # fmt: skip
 
 
-def export_csv(engine: Engine, period: Period) -> bytes:
-    """The header row, then export_rows, as UTF-8 CSV."""
+@dataclass(frozen=True, slots=True)
+class ExportTable:
+    data: bytes  # UTF-8 CSV, header row first
+    rows: int  # answers in it (a comment's line breaks are not rows)
+
+
+def export_table(engine: Engine, period: Period) -> ExportTable:
+    """The header row, then export_rows with formula-like text neutralised, as UTF-8 CSV."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
-    writer.writerows(export_rows(engine, period))
-    return out.getvalue().encode()
+    rows = 0
+    for row in export_rows(engine, period):
+        writer.writerow([neutralise(v) for v in row])
+        rows += 1
+    return ExportTable(out.getvalue().encode(), rows)
+
+
+def export_csv(engine: Engine, period: Period) -> bytes:
+    """The header row, then export_rows, as UTF-8 CSV (formula-like cells neutralised)."""
+    return export_table(engine, period).data

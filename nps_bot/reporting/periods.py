@@ -42,7 +42,7 @@ def parse_period(text: str, now: datetime) -> Period:
         days = int(m.group(1))
         if days < 1:
             raise ValueError("a period needs at least one day")
-        return Period(now - timedelta(days=days), end, f"last {days} days")
+        return Period(now - timedelta(days=days), end, "last 24 hours" if days == 1 else f"last {days} days")
     if text == "all":
         return Period(EPOCH, end, "all time")
     if text == "this-week":
@@ -68,5 +68,10 @@ def parse_period(text: str, now: datetime) -> Period:
             raise ValueError(f"bad date in {text!r}: {exc}") from None
         if last < first:
             raise ValueError("the range ends before it starts")
-        return Period(_midnight(first), _midnight(last + timedelta(days=1)), f"{first}..{last}")
+        try:
+            period = Period(_midnight(first), _midnight(last + timedelta(days=1)), f"{first}..{last}")
+            period.previous()  # reports compare with it: it must fit in the calendar too
+        except OverflowError:
+            raise ValueError(f"the range {text!r} reaches past the dates a report can compare") from None
+        return period
     raise ValueError(f"unknown period {text!r}; use {PERIOD_HELP}")

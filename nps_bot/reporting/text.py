@@ -6,6 +6,16 @@ from nps_bot.reporting.queries import ScoreReport, SegmentStats
 from nps_bot.reporting.scoring import Change, margin_label
 
 _NAMES = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
+KIND_NAMES = _NAMES
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun in the right number (English): "1 answer", "2 answers", "0 answers"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def kind_name(kind: str) -> str:
+    return _NAMES.get(kind, kind.upper())
 
 
 def signed(value: float | None) -> str:
@@ -68,7 +78,7 @@ def headline(report: ScoreReport) -> str:
         return f"{name} {report.period.label}: no answers yet"
     moe = margin_label(est)
     margin = f" ({moe} at 95 %)" if moe else ""
-    text = f"{name} {report.period.label}: {value_text(kind, est.value)}{margin}, {o.n} answers"
+    text = f"{name} {report.period.label}: {value_text(kind, est.value)}{margin}, {count(o.n, 'answer')}"
     if o.response_rate is not None:
         text += f", response rate {percent(o.response_rate)}"
     if changed := change_text(report.change, kind, too_few=too_few_to_compare(report)):

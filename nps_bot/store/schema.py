@@ -127,6 +127,17 @@ survey_attributes = Table(
     Index("ix_survey_attributes_name_value", "name", "value"),
 )
 
+# Addresses that asked for no more surveys (the signed unsubscribe link, RFC 8058 one-click):
+# every survey for one of them is suppressed, whatever the channel.
+unsubscribes = Table(
+    "unsubscribes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # normalised: trimmed, lower-case
+    Column("source", String(32), nullable=False),  # "page" | "one-click"
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 webhook_events = Table(
     "webhook_events",
     metadata,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +32,8 @@ from nps_bot.store.schema import customers, responses, survey_attributes, survey
 from nps_bot.store.sql import insert_ignore, upsert
 from nps_bot.surveys import i18n
 from nps_bot.surveys.policy import SurveyPolicy
+from nps_bot.surveys.unsubscribe import REASON as UNSUBSCRIBED
+from nps_bot.surveys.unsubscribe import listed as unsubscribed
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,8 @@ class SurveyService:
 
         customer_key = interaction.customer.key(interaction.connector)
         reason = self.policy.exclusion(interaction)
+        if reason is None and interaction.customer.email and unsubscribed(conn, interaction.customer.email):
+            reason = UNSUBSCRIBED
         if reason is None and self.policy.sampled_out(interaction):
             reason = "not sampled"
         if reason is None and customer_key and self._recently_surveyed(conn, customer_key, now):
@@ -337,6 +342,30 @@ class SurveyService:
                 )
             ).first()
         return (row.score, row.comment) if row else None
+
+    def set_display_names(
+        self,
+        survey_id: int,
+        *,
+        agent_name: str | None = None,
+        team: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> None:
+        """Store names a help desk gave for what its webhook named by id only (agent, team, the label of
+        a dropdown value), so reports show names. None / absent leaves a value as it is; only attributes
+        the survey already has are changed."""
+        values: dict[str, object] = {"agent_name": agent_name[:255]} if agent_name else {}
+        if team:
+            values["team"] = team[:255]
+        with self.engine.begin() as conn:
+            if values:
+                conn.execute(surveys.update().where(surveys.c.id == survey_id).values(**values))
+            for name, value in (attributes or {}).items():
+                conn.execute(
+                    survey_attributes.update()
+                    .where(survey_attributes.c.survey_id == survey_id, survey_attributes.c.name == name)
+                    .values(value=str(value)[:255])
+                )
 
     # -- answers ------------------------------------------------------------------------------
 

@@ -6,6 +6,18 @@ from nps_bot.models import SCALES, SurveyKind
 from nps_bot.reporting.scoring import classify
 
 QUESTION_KEYS: dict[str, str] = {"nps": "survey.question", "csat": "csat.question", "ces": "ces.question"}
+# What the lowest and the highest score mean, shown under the buttons (Slack) and the scale (web page).
+SCALE_KEYS: dict[str, tuple[str, str]] = {
+    "nps": ("survey.scale_low", "survey.scale_high"),
+    "csat": ("csat.scale_low", "csat.scale_high"),
+    "ces": ("ces.scale_low", "ces.scale_high"),
+}
+# A chat notification's text: the question and the scale in words, for clients that show no buttons.
+FALLBACK_KEYS: dict[str, str] = {
+    "nps": "survey.fallback_text",
+    "csat": "csat.fallback_text",
+    "ces": "ces.fallback_text",
+}
 
 
 def scale(kind: SurveyKind) -> range:

@@ -120,6 +120,7 @@ INTERCOM_ENV = {
     "NPS_BOT_INTERCOM_ACCESS_TOKEN": "ic-access-token",
     "NPS_BOT_INTERCOM_ADMIN_ID": "5017690",
     "NPS_BOT_INTERCOM_TEAMS": "5017691=Billing",
+    "NPS_BOT_INTERCOM_ATTRIBUTES": "Plan,external_id",
 }
 CHATWOOT_SECRET = "cw-webhook-secret-7d2e"
 CHATWOOT_TOKEN = "cw-shared-token-91ab"

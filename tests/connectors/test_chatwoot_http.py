@@ -16,8 +16,8 @@ from tests.db_helpers import survey_rows as rows
 
 
 @pytest.fixture
-def live(make_live: Callable[..., Live]) -> Live:
-    return make_live(env=CHATWOOT_ENV)
+def live(shared_live: Callable[..., Live]) -> Live:
+    return shared_live(env=CHATWOOT_ENV)  # one app per module: tests/connectors/conftest.py
 
 
 def test_resolved_conversation_schedules_survey_with_parsed_fields(live: Live) -> None:

@@ -16,8 +16,8 @@ from tests.db_helpers import survey_rows as rows
 
 
 @pytest.fixture
-def live(make_live: Callable[..., Live]) -> Live:
-    return make_live(env=FRESHDESK_ENV)
+def live(shared_live: Callable[..., Live]) -> Live:
+    return shared_live(env=FRESHDESK_ENV)  # one app per module: tests/connectors/conftest.py
 
 
 def test_resolved_rule_schedules_and_stores_the_survey(live: Live) -> None:

@@ -31,6 +31,7 @@ def connector(secret: list[str] | None = None) -> IntercomConnector:
         access_token="ic-access-token",
         admin_id="5017690",
         teams=["5017691=Billing"],
+        attributes=["Plan", "external_id"],
     )
     return IntercomConnector(settings)
 
@@ -59,7 +60,8 @@ CLOSED = {
     },
     "tags": ("billing", "vat"),
     # the core adds "language" (negotiated from customer.language) to the stored attributes
-    "customer.attributes": {"Language": "lt", "Plan": "pro", "Copilot used": "False", "external_id": "cust-4821"},
+    # only the attributes listed in NPS_BOT_INTERCOM_ATTRIBUTES: not Intercom's own "Copilot used"
+    "customer.attributes": {"Plan": "pro", "external_id": "cust-4821"},
     "customer.email": "ruta@example.com",  # from source.author: the contact started the conversation
     "customer.name": "Rūta Jankauskienė",
 }

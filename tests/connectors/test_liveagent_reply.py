@@ -39,13 +39,14 @@ def survey(live: Live) -> Any:
 
 
 @pytest.fixture
-def live(make_live: Callable[..., Live]) -> Live:
-    return make_live(env=ENV)
+def live(shared_live: Callable[..., Live]) -> Live:
+    return shared_live(env=ENV)
 
 
 @pytest.fixture
-def sending(make_live: Callable[..., Live]) -> Live:
-    return make_live(env=ENV, delivery=["helpdesk"], survey_delay=timedelta(0))
+def sending(shared_live: Callable[..., Live]) -> Live:
+    """One app for the module (tests/connectors/conftest.py): tables emptied and clock reset between tests."""
+    return shared_live(env=ENV, delivery=["helpdesk"], survey_delay=timedelta(0))
 
 
 @pytest.fixture
@@ -104,13 +105,14 @@ def test_reply_back_posts_the_survey_and_keeps_the_ticket_resolved(sending: Live
     assert json.loads(put.content) == {"status": "R"}
 
 
-def test_closed_ticket_is_put_back_to_closed(sending: Live, router: respx.MockRouter) -> None:
+def test_closed_ticket_is_put_back_to_resolved(sending: Live, router: respx.MockRouter) -> None:
+    # API v3 cannot set Closed (L): the ticket comes back as Resolved, the nearest state v3 can set.
     router.post(MESSAGES).respond(200, json={"response": {"status": "OK"}})
     status = router.put(TICKET).respond(200, json={})
     schedule(sending, status="L")
     sending.worker().run_once()
     assert survey(sending).state == "sent"
-    assert json.loads(status.calls.last.request.content) == {"status": "L"}
+    assert json.loads(status.calls.last.request.content) == {"status": "R"}
 
 
 def test_status_restore_failure_does_not_resend(sending: Live, router: respx.MockRouter) -> None:

@@ -1,6 +1,9 @@
 """Nicereply end to end (the integration writes answers itself, so these need the database):
 ratings imported from API v1 (paged, idempotent, rate-limit aware) and taken from a relay
-webhook, stored as answers that reports count."""
+webhook, stored as answers that reports count.
+
+Scale mapping, rating objects, the token check and bodies refused before storing: test_nicereply_parse.py.
+Tests on the standard configuration share one app per module (`shared_live`, tests/connectors/conftest.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import pytest
 import respx
 import sqlalchemy as sa
 
-from integrations.nicereply import NicereplyIntegration, csat_to_five
+from integrations.nicereply import NicereplyIntegration
 from integrations.nicereply.connector import NicereplyImportError
 from nps_bot import cli
 from nps_bot.models import Answer
@@ -28,7 +31,6 @@ from tests.conftest import Live
 from tests.connectors.helpers import FIXTURES as _FIXTURES
 from tests.connectors.helpers import NICEREPLY_ENV as ENV
 from tests.connectors.helpers import NICEREPLY_KEY as KEY
-from tests.connectors.helpers import NICEREPLY_SECRET as SECRET
 from tests.connectors.helpers import post_nicereply as post
 
 FIXTURES = _FIXTURES / "nicereply"
@@ -56,8 +58,8 @@ class Listener:
 
 
 @pytest.fixture
-def live(make_live: Callable[..., Live]) -> Live:
-    return make_live(env=ENV)
+def live(shared_live: Callable[..., Live]) -> Live:
+    return shared_live(env=ENV)
 
 
 @pytest.fixture
@@ -78,18 +80,6 @@ def importer(live: Live) -> NicereplyIntegration:
     plugin = live.ctx.integrations["nicereply"]
     assert isinstance(plugin, NicereplyIntegration)
     return plugin
-
-
-# -- scale mapping ----------------------------------------------------------------------------------
-
-
-def test_csat_scales_map_onto_one_to_five() -> None:
-    assert [csat_to_five(s, 2) for s in (1, 2)] == [1, 5]
-    assert [csat_to_five(s, 3) for s in (1, 2, 3)] == [1, 3, 5]
-    assert [csat_to_five(s, 5) for s in range(1, 6)] == [1, 2, 3, 4, 5]
-    assert [csat_to_five(s, 10) for s in range(1, 11)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    with pytest.raises(ValueError, match=r"outside 1\.\.3"):
-        csat_to_five(8, 3)
 
 
 # -- importer ---------------------------------------------------------------------------------------
@@ -222,12 +212,6 @@ def test_csat_and_ces_are_mapped_and_unknown_scales_skipped(
     assert scores == {("csat", 3), ("ces", 6)}, "2 of 3 smileys is 3 of 5"
 
 
-def test_import_requires_the_private_key(make_live: Callable[..., Live]) -> None:
-    live = make_live(env={"NPS_BOT_NICEREPLY_SECRET": SECRET})
-    with pytest.raises(NicereplyImportError, match="NPS_BOT_NICEREPLY_PRIVATE_KEY"):
-        importer(live).run_import(SINCE, UNTIL)
-
-
 def test_cli_import_command(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, router: respx.MockRouter, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -288,19 +272,10 @@ def test_webhook_takes_a_page_of_ratings_and_csat(live: Live) -> None:
 
 def test_webhook_metric_from_the_query(live: Live) -> None:
     rating = fixture("rating_nps.json")
-    del rating["survey"]
-    refused = post(live, rating)
-    assert refused.status_code == 400
-    assert "survey.metric" in refused.json()["error"]
+    del rating["survey"]  # without ?metric= it is refused: test_nicereply_parse.py
     assert post(live, rating, query="metric=nps").status_code == 202
-
-
-def test_webhook_refuses_csat_without_a_scale(make_live: Callable[..., Live]) -> None:
-    live = make_live(env=ENV | {"NPS_BOT_NICEREPLY_CSAT_SCALE": ""})
-    response = post(live, fixture("rating_csat.json"))
-    assert response.status_code == 400
-    assert "NPS_BOT_NICEREPLY_CSAT_SCALE" in response.json()["error"]
-    assert rows(live, responses) == []
+    (answer,) = rows(live, responses)
+    assert (answer.kind, answer.score) == ("nps", 9)
 
 
 @pytest.mark.parametrize(("token", "reason"), [("nope", "does not match"), (None, "missing token")])
@@ -311,19 +286,11 @@ def test_webhook_bad_token_is_401_and_nothing_stored(live: Live, token: str | No
     assert rows(live, responses) == []
 
 
-def test_webhook_missing_secret_config_is_401(make_live: Callable[..., Live]) -> None:
-    live = make_live(env={"NPS_BOT_NICEREPLY_PRIVATE_KEY": KEY})
-    response = post(live, fixture("rating_nps.json"))
-    assert response.status_code == 401
-    assert "NPS_BOT_NICEREPLY_SECRET" in response.json()["error"]
-
-
-def test_webhook_malformed_is_400(live: Live) -> None:
+def test_webhook_malformed_is_400_and_nothing_stored(live: Live) -> None:
+    """Which bodies are refused and why: test_nicereply_parse.py; here, that the refusal stores nothing."""
     assert post(live, b'{"id": 1,').status_code == 400
-    assert post(live, "just text").status_code == 400
     out_of_range = post(live, fixture("rating_nps.json") | {"score": 11})
     assert out_of_range.status_code == 400
     assert "outside 0..10" in out_of_range.json()["error"]
-    no_date = post(live, fixture("rating_nps.json") | {"created_at": None})
-    assert "created_at" in no_date.json()["error"]
     assert rows(live, responses) == []
+    assert rows(live, surveys) == []

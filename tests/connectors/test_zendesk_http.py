@@ -49,7 +49,7 @@ def test_status_changed_event_without_language_gets_the_default(live: Live) -> N
     [row] = rows(live)
     assert row.language == "en"
     assert row.customer_key == "zendesk:8447388090495"
-    assert row.reply_context == {"account_id": "22129848"}
+    assert row.reply_context == {"account_id": "22129848", "group_id": "8447320466430"}  # the group, named at delivery
 
 
 def test_event_reopen_then_solve_again_reschedules_one_survey(live: Live) -> None:

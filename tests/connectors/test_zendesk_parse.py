@@ -82,7 +82,7 @@ EVENT_SOLVED = {
     "credited.assignee.id": "8447388090494",
     "customer.language": None,  # no language in the event: the core stores its default ("en")
     "customer_key": "zendesk:8447388090495",
-    "reply_context": {"account_id": "22129848"},
+    "reply_context": {"account_id": "22129848", "group_id": "8447320466430"},
     "tags": ("login", "mobile"),
     "customer.attributes": {
         "organization_id": "8447346622462",

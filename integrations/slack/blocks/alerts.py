@@ -7,6 +7,8 @@ from typing import Any
 from integrations.slack.blocks import kit
 from integrations.slack.blocks.kit import Blocks, escape
 from nps_bot.followups.alerts import AlertRow, SurveyDetails
+from nps_bot.models import SCALES
+from nps_bot.reporting.text import kind_name
 
 CLAIM_ACTION = "nps_alert_claim"
 RESOLVE_ACTION = "nps_alert_resolve"
@@ -21,20 +23,20 @@ def _field(label: str, value: str | None) -> str:
 
 
 def _ticket(d: SurveyDetails) -> str:
-    label = escape(f"#{d.ticket_id}")
-    return f"<{escape(d.ticket_url)}|{label}>" if d.ticket_url else label
+    label = f"#{d.ticket_id}"
+    return kit.link(d.ticket_url, label) or escape(kit.fit(label, kit.LINK_LABEL))
 
 
-def _status(alert: AlertRow) -> str:
+def _status(alert: AlertRow, withdrawn: bool) -> str:
     if alert.resolved_by:
-        return f":white_check_mark: Loop closed by <@{alert.resolved_by}>: {escape(alert.outcome or '')}"
+        return f":white_check_mark: Loop closed by {kit.mention(alert.resolved_by)}: {escape(alert.outcome or '')}"
     if alert.claimed_by:
-        return f":eyes: <@{alert.claimed_by}> is following up"
-    return "Nobody is following up yet."
+        return f":eyes: {kit.mention(alert.claimed_by)} is following up"
+    return "No follow-up needed." if withdrawn else "Nobody is following up yet."
 
 
-def _buttons(alert: AlertRow) -> kit.Block | None:
-    if alert.resolved_by:
+def _buttons(alert: AlertRow, withdrawn: bool) -> kit.Block | None:
+    if alert.resolved_by or withdrawn:
         return None
     value = str(alert.id)
     claim = [] if alert.claimed_by else [kit.button(CLAIM_ACTION, "I'll follow up", value, primary=True)]
@@ -43,13 +45,16 @@ def _buttons(alert: AlertRow) -> kit.Block | None:
 
 def alert_message(d: SurveyDetails, alert: AlertRow, max_score: int) -> tuple[str, Blocks]:
     """The alert as text (notifications) and blocks; pure, so tests can check it directly."""
-    group = d.group or "answer"
+    group = d.group or f"{kind_name(d.kind)} answer"
     who = escape(d.customer_name) if d.customer_name else "A customer"
-    if d.score is not None and d.score > max_score:
-        head = f":information_source: The customer changed the score to *{d.score}* ({group}); no follow-up needed."
+    top = SCALES.get(d.kind, SCALES["nps"])[1]
+    withdrawn = d.score is not None and d.score > max_score
+    if withdrawn:
+        changed = f"The customer changed the score to *{d.score}/{top}* ({group})"
+        head = f":information_source: {changed}; no follow-up needed."
     else:
-        head = f":rotating_light: *{d.score}/10 — {group}* from {who}"
-    comment = f">{escape(d.comment)[:COMMENT_SHOWN]}".replace("\n", "\n>") if d.comment else "_No comment yet._"
+        head = f":rotating_light: *{d.score}/{top} — {group}* from {who}"
+    comment = kit.quote(kit.fit(d.comment, COMMENT_SHOWN)) if d.comment else "_No comment yet._"
     blocks = [
         kit.section(head),
         kit.section(comment),
@@ -60,11 +65,11 @@ def alert_message(d: SurveyDetails, alert: AlertRow, max_score: int) -> tuple[st
             _field("Help desk", d.connector),
             f"*Ticket*\n{_ticket(d)}",
         ),
-        kit.context(_status(alert)),
-        _buttons(alert),
+        kit.context(_status(alert, withdrawn)),
+        _buttons(alert, withdrawn),
     ]
     # The fallback text shows in notifications: escaped too, so a customer name cannot ping @channel.
-    text = f"{d.score}/10 ({group}) from {escape(d.customer_name or 'a customer')}, ticket #{escape(d.ticket_id)}"
+    text = f"{d.score}/{top} ({group}) from {escape(d.customer_name or 'a customer')}, ticket #{escape(d.ticket_id)}"
     return kit.message(blocks, text)
 
 

@@ -12,13 +12,14 @@ from nps_bot.followups.digests import (
     change_line,
     comment_meta,
     follow_up_line,
+    other_kind_lines,
     segment_lines,
     too_few_line,
 )
 from nps_bot.followups.schedule import zone
 from nps_bot.followups.subscriptions import Subscription
 from nps_bot.reporting.scoring import margin_label
-from nps_bot.reporting.text import percent, signed, split
+from nps_bot.reporting.text import count, percent, signed, split
 
 COMMENT_SHOWN = 700  # a digest quotes, it doesn't reprint essays
 LATE_AFTER = timedelta(minutes=10)  # later than this past its slot, the digest says when it was due
@@ -27,16 +28,21 @@ LATE_AFTER = timedelta(minutes=10)  # later than this past its slot, the digest 
 def _headline(digest: Digest) -> str:
     o = digest.report.overall
     if not o.counts.n:
-        return f"*No answers in the {escape(digest.report.period.label)}.*"
+        return f"*No NPS answers in the {escape(digest.report.period.label)}.*"
     est = o.estimate
     parts = [f"*NPS {signed(est.value)}*", arrow(digest.change), f"({margin_label(est)} at 95 %)"]
     text = " ".join(p for p in parts if p)
-    text += f"\n{o.counts.n} answers"
+    text += f"\n{count(o.counts.n, 'answer')}"
     if o.response_rate is not None:
         text += f" · response rate {percent(o.response_rate)}"
     if o.counts.n < digest.report.min_n:
         text += f"\n_Too few answers to be reliable (fewer than {digest.report.min_n})._"
     return text
+
+
+def _other_kinds(digest: Digest) -> kit.Block | None:
+    lines = other_kind_lines(digest)
+    return kit.section("\n".join(f"*{escape(line)}*" for line in lines)) if lines else None
 
 
 def _segments(digest: Digest) -> Blocks:
@@ -73,12 +79,13 @@ def digest_blocks(digest: Digest, *, note: str | None = None) -> tuple[str, Bloc
         kit.context(f"_{escape(note)}_") if note else None,
         kit.section(_headline(digest)),
         kit.context(escape(change_line(digest)), escape(split(report.overall))) if counted else None,
+        _other_kinds(digest),
         *_segments(digest),
         *_comments(digest),
         kit.divider(),
         kit.context(f":white_check_mark: {escape(follow_up_line(digest.follow_up))}"),
     ]
-    return kit.message(blocks, f"{digest.title}: {digest.headline}")
+    return kit.message(blocks, escape(f"{digest.title}: {digest.headline}"))
 
 
 def late_note(sub: Subscription, slot: datetime, now: datetime) -> str | None:

@@ -1,4 +1,5 @@
-"""The App Home tab: 30-day NPS with its margin and n, the weekly trend, and open follow-ups."""
+"""The App Home tab: 30-day NPS (and CSAT, CES when answered) with margin and n, the weekly NPS
+trend, and open follow-ups."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 from integrations.slack.blocks import kit
 from integrations.slack.blocks.kit import escape
 from nps_bot.followups.alerts import OpenFollowUp
+from nps_bot.models import SCALES
 from nps_bot.reporting.queries import ScoreReport, TrendPoint
-from nps_bot.reporting.text import headline, signed, split
+from nps_bot.reporting.text import count, headline, signed, split
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,7 @@ class HomeData:
     report: ScoreReport
     trend: Sequence[TrendPoint]
     follow_ups: Sequence[OpenFollowUp]
+    other_kinds: Sequence[ScoreReport] = ()  # CSAT and CES, shown when they have answers
 
 
 def trend_text(points: Sequence[TrendPoint]) -> str:
@@ -38,19 +41,31 @@ def trend_text(points: Sequence[TrendPoint]) -> str:
 
 def _follow_up(item: OpenFollowUp) -> kit.Block:
     who = escape(item.customer_name) if item.customer_name else "A customer"
-    owner = f"<@{item.claimed_by}> is following up" if item.claimed_by else "_nobody has claimed it yet_"
+    claimer = kit.mention(item.claimed_by)
+    owner = f"{claimer} is following up" if claimer else "_nobody has claimed it yet_"
     since = item.created_at.strftime("%d %b %H:%M UTC")
-    return kit.section(f"*{item.score}/10* · {who} · <#{item.channel_id}> · {since}\n{owner}")
+    top = SCALES.get(item.kind, SCALES["nps"])[1]
+    kind = "" if item.kind == "nps" else f" {item.kind.upper()}"
+    where = kit.channel_ref(item.channel_id) or escape(item.channel_id)
+    return kit.section(f"*{item.score}/{top}*{kind} · {who} · {where} · {since}\n{owner}")
+
+
+def _split(report: ScoreReport) -> kit.Block | None:
+    line = split(report.overall)
+    return kit.context(escape(line)) if line else None
 
 
 def home_view(data: HomeData) -> dict[str, Any]:
     report = data.report
-    trend = [kit.divider(), kit.section(f"*NPS by week (last {len(data.trend)})*\n{trend_text(data.trend)}")]
+    weeks = "week" if len(data.trend) == 1 else count(len(data.trend), "week")
+    trend = [kit.divider(), kit.section(f"*NPS by week (last {weeks})*\n{trend_text(data.trend)}")]
+    others = [r for r in data.other_kinds if r.overall.n]
     return kit.home(
         [
             kit.header("Customer feedback"),
             kit.section(f"*{escape(headline(report))}*"),
-            kit.context(split(report.overall)) if report.overall.counts.n else None,
+            kit.context(escape(split(report.overall))) if report.overall.counts.n else None,
+            *[b for r in others for b in kit.present(kit.section(f"*{escape(headline(r))}*"), _split(r))],
             *(trend if data.trend else []),
             kit.divider(),
             kit.section("*Open follow-ups*"),

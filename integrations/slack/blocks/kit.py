@@ -7,6 +7,7 @@ never make Slack refuse the whole message (invalid_blocks).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,6 +28,7 @@ ACTION_VALUE = 2000
 VIEW_TITLE = 24  # modal title, submit and close
 LABEL_TEXT = 2000
 PLACEHOLDER_TEXT = 150
+PRIVATE_METADATA = 3000
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100  # modals and App Home
 
@@ -36,17 +38,46 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+EMPTY = "—"  # Slack refuses empty text objects: this stands in for nothing
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]{1,20})>")
+
+
 def fit(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, ending in "…" when something was cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def fit_mrkdwn(text: str, limit: int) -> str:
+    """Like `fit`, but never leaves half a link (`<https://…`) or half an escape (`&am`) at the cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    opened, closed = cut.rfind("<"), cut.rfind(">")
+    if opened > closed:
+        cut = cut[:opened]
+    cut = _PARTIAL_ENTITY.sub("", cut)
+    if cut.count("```") % 2:  # close a code block cut open, or it swallows the formatting after it
+        cut = _PARTIAL_ENTITY.sub("", cut[: limit - 5]) + "…```"
+        return cut
+    return cut + "…"
+
+
+def mention(user_id: str | None) -> str:
+    """A Slack user mention, or "" for anything that is not a user id (it must not become a link)."""
+    return f"<@{user_id}>" if user_id and _MENTION.fullmatch(f"<@{user_id}>") else ""
+
+
+def channel_ref(channel_id: str | None) -> str:
+    return f"<#{channel_id}>" if channel_id and re.fullmatch(r"[CGD][A-Z0-9]{1,20}", channel_id) else ""
+
+
 def mrkdwn(text: str, limit: int = SECTION_TEXT) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": fit(text, limit)}
+    return {"type": "mrkdwn", "text": fit_mrkdwn(text, limit) or EMPTY}
 
 
 def plain(text: str, limit: int = BUTTON_TEXT) -> dict[str, Any]:
-    return {"type": "plain_text", "text": fit(text, limit), "emoji": True}
+    return {"type": "plain_text", "text": fit(text, limit) or EMPTY, "emoji": True}
 
 
 def section(text: str) -> Block:
@@ -75,7 +106,7 @@ def divider() -> Block:
 def button(action_id: str, label: str, value: str, *, primary: bool = False) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "button",
-        "action_id": action_id,
+        "action_id": action_id[:BLOCK_ID],
         "text": plain(label),
         "value": value[:ACTION_VALUE],
     }
@@ -101,11 +132,22 @@ def quote(text: str) -> str:
     return "\n".join(f"> {line}" for line in escape(text).splitlines() or [""])
 
 
+LINK_URL = 1000  # longer URLs are left out: a message quoting several would run into SECTION_TEXT
+LINK_LABEL = 80
+
+
 def link(url: str | None, label: str) -> str:
-    """An https link, or "" for anything that is not a plain web URL (it could break the mrkdwn)."""
-    if not url or not url.startswith(("https://", "http://")) or "|" in url or len(url) > 1000:
+    """A web link shown as `label` (escaped, cut short), or `label` alone (escaped) for anything that is not a
+    plain http(s) URL: a `|`, `<`, `>` or whitespace could break the mrkdwn or hide a second link."""
+    shown = escape(fit(" ".join(label.split()), LINK_LABEL)).replace("|", "¦")
+    if (
+        not url
+        or not url.lower().startswith(("https://", "http://"))
+        or len(url) > LINK_URL
+        or any(c in url for c in "|<> \t\r\n")
+    ):
         return ""
-    return f"<{escape(url)}|{label}>"
+    return f"<{escape(url)}|{shown}>"
 
 
 def present(*blocks: Block | None) -> Blocks:
@@ -139,8 +181,8 @@ def modal(
 ) -> dict[str, Any]:
     return {
         "type": "modal",
-        "callback_id": callback_id,
-        "private_metadata": metadata,
+        "callback_id": callback_id[:BLOCK_ID],
+        "private_metadata": metadata[:PRIVATE_METADATA],
         "title": plain(title, VIEW_TITLE),
         "submit": plain(submit, VIEW_TITLE),
         "close": plain(close, VIEW_TITLE),

@@ -8,7 +8,7 @@ from integrations.slack.blocks import kit
 from integrations.slack.blocks.kit import Blocks, escape
 from nps_bot.models import Answer, OutgoingSurvey, SurveyKind, SurveyRef
 from nps_bot.surveys import i18n
-from nps_bot.surveys.wording import QUESTION_KEYS, followup_key, scale
+from nps_bot.surveys.wording import FALLBACK_KEYS, QUESTION_KEYS, SCALE_KEYS, followup_key, scale
 
 SCORE_ACTION_PREFIX = "nps_score_"
 COMMENT_ACTION = "nps_comment"
@@ -30,9 +30,10 @@ def _question(lang: str, kind: SurveyKind, company: str) -> Blocks:
 
 
 def _intro(lang: str, company: str, name: str | None, subject: str | None) -> Blocks:
+    first = name.split()[0][:SUBJECT_SHOWN] if name and name.split() else None
     greeting = (
-        i18n.t(lang, "survey.greeting", name=escape(name.split()[0]), company=escape(company))
-        if name
+        i18n.t(lang, "survey.greeting", name=escape(first), company=escape(company))
+        if first
         else i18n.t(lang, "survey.greeting_anonymous", company=escape(company))
     )
     about = i18n.t(lang, "survey.about_ticket", subject=escape(subject[:SUBJECT_SHOWN])) if subject else ""
@@ -40,9 +41,9 @@ def _intro(lang: str, company: str, name: str | None, subject: str | None) -> Bl
 
 
 def _legend(lang: str, kind: SurveyKind) -> Blocks:
-    if kind != "nps":
-        return []
-    return kit.present(kit.context(f"{i18n.t(lang, 'survey.scale_low')}   ·   {i18n.t(lang, 'survey.scale_high')}"))
+    """What each end of the scale means, in the customer's language (every kind)."""
+    low, high = SCALE_KEYS[kind]
+    return kit.present(kit.context(escape(f"{i18n.t(lang, low)}   ·   {i18n.t(lang, high)}")))
 
 
 def _ask(lang: str, company: str, s: OutgoingSurvey | SurveyRef, chosen: int | None = None) -> Blocks:
@@ -58,7 +59,8 @@ def _ask(lang: str, company: str, s: OutgoingSurvey | SurveyRef, chosen: int | N
 def survey_message(survey: OutgoingSurvey) -> tuple[str, Blocks]:
     """The DM: greeting, the question, one row of score buttons and the scale legend."""
     lang, company = survey.language, survey.company
-    return kit.message(_ask(lang, company, survey), i18n.t(lang, "survey.fallback_text", company=company))
+    text = i18n.t(lang, FALLBACK_KEYS[survey.kind], company=company)
+    return kit.message(_ask(lang, company, survey), escape(text))
 
 
 def answered_message(answer: Answer, company: str) -> tuple[str, Blocks]:

@@ -25,9 +25,14 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.to_thread(fn, *args)
 
 
+def clicked_in(body: dict[str, Any]) -> str | None:
+    """The conversation an interaction came from, if it came from one."""
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+
+
 async def tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
     """A message only the person who clicked sees, where they clicked."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    channel = clicked_in(body)
     if channel:
         await AsyncSlackApi(client).ephemeral(channel, body["user"]["id"], text)
 

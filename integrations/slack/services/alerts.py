@@ -24,17 +24,21 @@ from nps_bot.followups.subscriptions import Subscription, list_for
 from nps_bot.models import Answer
 from nps_bot.plugin.ports import Host
 from nps_bot.plugin.retry import backoff
+from nps_bot.reporting.queries import group_bounds
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_SCORE = 6  # detractors
+DEFAULT_MAX_SCORE = 6  # NPS detractors
 MAX_ATTEMPTS = 8
 # Editing the message can never work again after these: stop trying instead of retrying for hours.
 GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed", "channel_not_found", "is_archived"})
 
 
 def threshold(sub: Subscription | None) -> int:
-    return sub.max_score if sub and sub.max_score is not None else DEFAULT_MAX_SCORE
+    """The highest score the rule alerts on: its own, else the unhappy band of its survey kind."""
+    if sub and sub.max_score is not None:
+        return sub.max_score
+    return group_bounds(sub.survey_kind)[0] if sub else DEFAULT_MAX_SCORE
 
 
 def outcome_problem(outcome: str) -> str | None:
@@ -58,9 +62,7 @@ class AlertService:
         return alert_store.get(self.ctx.engine, alert_id)
 
     def on_answer(self, answer: Answer) -> None:
-        if answer.survey.kind != "nps":
-            return
-        subs = self._subscriptions()
+        subs = [s for s in self._subscriptions() if s.survey_kind == answer.survey.kind]
         if not subs:
             return
         existing = {a.subscription_id: a for a in alert_store.for_survey(self.ctx.engine, answer.survey.id)}

@@ -22,26 +22,33 @@ from integrations.slack.blocks.reports import comments_blocks, report_blocks, tr
 from integrations.slack.services import PLATFORM
 from nps_bot.followups import subscriptions
 from nps_bot.followups.schedule import rule_from_words
-from nps_bot.models import Customer, Interaction
+from nps_bot.followups.subscriptions import alert_rule_kind
+from nps_bot.models import SCALES, Customer, Interaction
 from nps_bot.plugin.ports import Host
-from nps_bot.reporting.export import export_csv
+from nps_bot.reporting.export import export_table
 from nps_bot.reporting.periods import PERIOD_HELP, Period, parse_period
-from nps_bot.reporting.queries import recent_comments, score_report, weekly_trend
+from nps_bot.reporting.queries import ReportKind, group_bounds, recent_comments, score_report, weekly_trend
+from nps_bot.reporting.text import count, kind_name
 
 log = logging.getLogger(__name__)
 
-USAGE = "\n".join(
-    [
-        "*Usage*",
-        "• `/nps score [period] [by agent|team|channel|tag|helpdesk|<customer attribute>]`: NPS with margin of error",
-        "• `/nps trend [weeks]`: weekly NPS",
-        "• `/nps comments [detractors|passives|promoters] [period] [segment=value]`: what customers wrote",
-        "• `/nps digest here weekly mon 09:00 [by team]` · `/nps digest here daily 08:30` · `/nps digest list`"
-        " · `/nps digest off`",
-        "• `/nps alerts here [detractors|score<=N] [segment=value]` · `/nps alerts off`",
-        "• `/nps send @user|email`: send a survey now · `/nps export [period]`: CSV of answers",
-        f"Periods: {PERIOD_HELP}.",
-    ]
+USAGE = escape(
+    "\n".join(
+        [
+            "*Usage*",
+            "• `/nps score [csat|ces] [period] [by agent|team|channel|tag|helpdesk|<customer attribute>]`:"
+            " NPS (or CSAT % satisfied, CES mean) with margin of error",
+            "• `/nps trend [csat|ces] [weeks]`: weekly NPS, CSAT or CES",
+            "• `/nps comments [csat|ces] [detractors|passives|promoters] [period] [segment=value]`:"
+            " what customers wrote",
+            "• `/nps digest here weekly mon 09:00 [by team]` · `/nps digest here daily 08:30` · `/nps digest list`"
+            " · `/nps digest off`",
+            "• `/nps alerts here [detractors|score<=N|csat<=N|ces<=N] [segment=value]` · `/nps alerts off`",
+            "• `/nps send @user|email`: send a survey now · `/nps export [period]`: CSV of answers",
+            "Examples: `/nps score csat 30d by team` · `/nps score ces` · `/nps trend csat` · `/nps comments csat`",
+            f"Periods: {PERIOD_HELP}.",
+        ]
+    )
 )
 ADMIN_ONLY = (
     "Sorry, only workspace admins and the people in NPS_BOT_ADMINS can change digests, alerts, send surveys or export."
@@ -49,7 +56,10 @@ ADMIN_ONLY = (
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")
 _SEGMENT = re.compile(r"^([a-z_][\w-]*)=(.+)$")
-_SCORE_LE = re.compile(r"^score<=(\d{1,2})$")
+_SCORE_LE = re.compile(r"^(score|nps|csat|ces)<=(\d{1,2})$")
+KINDS: tuple[ReportKind, ...] = ("nps", "csat", "ces")
+# Default alert rule per kind: the answers the follow-up question treats as unhappy (NPS detractors).
+DETRACTOR_MAX = {kind: group_bounds(kind)[0] for kind in KINDS}
 
 
 class Usage(ValueError):
@@ -67,7 +77,17 @@ class Reply:
 
 
 def usage(error: str | None = None) -> Reply:
-    return Reply(f":warning: {error}\n\n{USAGE}" if error else USAGE)
+    """The usage text, after `error` (plain text, escaped here: it may quote what was typed)."""
+    return Reply(f":warning: {escape(error)}\n\n{USAGE}" if error else USAGE)
+
+
+def take_kind(words: list[str]) -> tuple[ReportKind, list[str]]:
+    """The survey kind named among `words` (nps, csat or ces; NPS when none) and the other words."""
+    kinds = [w for w in words if w.lower() in KINDS]
+    if len(kinds) > 1:
+        raise Usage("name one survey kind: nps, csat or ces")
+    kind = next((k for k in KINDS if kinds and kinds[0].lower() == k), "nps")
+    return kind, [w for w in words if w.lower() not in KINDS]
 
 
 @dataclass
@@ -117,7 +137,7 @@ def handle(inv: Invocation, text: str) -> Reply:
     command, args = words[0].lower(), words[1:]
     handler = COMMANDS.get(command)
     if handler is None:
-        return usage(f"unknown command `{escape(command)}`")
+        return usage(f"unknown command `{command}`")
     needs_admin, fn = handler
     if needs_admin(args) and not inv.is_admin():
         return Reply(ADMIN_ONLY)
@@ -131,7 +151,7 @@ def handle(inv: Invocation, text: str) -> Reply:
 
 
 def cmd_score(inv: Invocation, args: list[str]) -> Reply:
-    words = [a.lower() for a in args]
+    kind, words = take_kind([a.lower() for a in args])
     period_text, dimension = "30d", None
     if words and words[0] != "by":
         period_text = words.pop(0)
@@ -139,18 +159,25 @@ def cmd_score(inv: Invocation, args: list[str]) -> Reply:
         if words[0] != "by" or len(words) != 2:
             raise Usage("expected `by <segment>` after the period")
         dimension = words[1]
-    report = score_report(inv.ctx.engine, inv.now_period(period_text), dimension, min_n=inv.ctx.settings.min_segment_n)
+    period = inv.now_period(period_text)
+    report = score_report(inv.ctx.engine, period, dimension, kind=kind, min_n=inv.ctx.settings.min_segment_n)
     return Reply(*report_blocks(report))
 
 
+def _whole(word: str, digits: int) -> int | None:
+    """A plain ASCII number of at most `digits` digits ("²", "٣" and 5,000-digit numbers are not)."""
+    return int(word) if word.isascii() and word.isdigit() and len(word) <= digits else None
+
+
 def cmd_trend(inv: Invocation, args: list[str]) -> Reply:
-    if len(args) > 1 or (args and not args[0].isdigit()):
-        raise Usage("`/nps trend [weeks]`, weeks from 1 to 52")
-    weeks = int(args[0]) if args else 12
+    kind, words = take_kind(args)
+    weeks = _whole(words[0], 2) if words else 12
+    if len(words) > 1 or weeks is None:
+        raise Usage("`/nps trend [csat|ces] [weeks]`, weeks from 1 to 52")
     if not 1 <= weeks <= 52:
         raise Usage("weeks must be from 1 to 52")
-    points = weekly_trend(inv.ctx.engine, weeks, inv.ctx.clock.now())
-    return Reply(*trend_blocks(points, weeks, inv.ctx.settings.min_segment_n))
+    points = weekly_trend(inv.ctx.engine, weeks, inv.ctx.clock.now(), kind=kind)
+    return Reply(*trend_blocks(points, weeks, inv.ctx.settings.min_segment_n, kind))
 
 
 _GROUPS = {"detractors": "detractor", "passives": "passive", "promoters": "promoter"}
@@ -159,13 +186,14 @@ _GROUPS = {"detractors": "detractor", "passives": "passive", "promoters": "promo
 def parse_segment(word: str) -> tuple[str, str]:
     match = _SEGMENT.match(word)
     if not match:
-        raise Usage(f"`{escape(word)}` is not a segment filter like team=Billing")
+        raise Usage(f"`{word}` is not a segment filter like team=Billing")
     return match.group(1).lower(), match.group(2)
 
 
 def cmd_comments(inv: Invocation, args: list[str]) -> Reply:
     group, period_text, segment = None, "30d", None
-    for word in args:
+    kind, words = take_kind(args)
+    for word in words:
         if word.lower() in _GROUPS:
             group = _GROUPS[word.lower()]
         elif "=" in word:
@@ -173,10 +201,10 @@ def cmd_comments(inv: Invocation, args: list[str]) -> Reply:
         else:
             period_text = word
     period = inv.now_period(period_text)
-    rows = recent_comments(inv.ctx.engine, period, group=group, segment=segment, limit=10)
+    rows = recent_comments(inv.ctx.engine, period, group=group, segment=segment, limit=10, kind=kind)
     if not rows:
-        return Reply(f"No comments {period.label}.")
-    return Reply(*comments_blocks(rows, period.label))
+        return Reply(f"No {'' if kind == 'nps' else kind_name(kind) + ' '}comments {escape(period.label)}.")
+    return Reply(*comments_blocks(rows, period.label, kind))
 
 
 # -- admin commands ----------------------------------------------------------------------------
@@ -225,8 +253,9 @@ def cmd_digest(inv: Invocation, args: list[str]) -> Reply:
         if not subs:
             return Reply("No digests yet. `/nps digest here weekly mon 09:00` starts one.")
         lines = [
-            f"• <#{s.channel_id}>: `{s.cron}` ({s.timezone}), last {s.period_days} days"
-            + (f", by {s.dimension}" if s.dimension else "")
+            f"• {kit.channel_ref(s.channel_id) or escape(s.channel_id)}: `{escape(s.cron or '')}`"
+            f" ({escape(s.timezone or 'UTC')}), last {count(s.period_days or 7, 'day')}"
+            + (f", by {escape(s.dimension)}" if s.dimension else "")
             for s in subs
         ]
         return Reply("Digests:\n" + "\n".join(lines))
@@ -251,8 +280,10 @@ def cmd_digest(inv: Invocation, args: list[str]) -> Reply:
     tz = inv.user_timezone()
     period_days = 1 if rest and rest[0] == "daily" else 7
     _subscribe(inv, "digest", cron=cron, timezone=tz, period_days=period_days, dimension=dimension)
-    by = f", by {dimension}" if dimension else ""
-    return Reply(f"Done: this channel gets the NPS digest `{cron}` ({tz}), covering {period_days} day(s){by}.")
+    by = f", by {escape(dimension)}" if dimension else ""
+    return Reply(
+        f"Done: this channel gets the NPS digest `{cron}` ({escape(tz)}), covering {count(period_days, 'day')}{by}."
+    )
 
 
 def cmd_alerts(inv: Invocation, args: list[str]) -> Reply:
@@ -260,29 +291,39 @@ def cmd_alerts(inv: Invocation, args: list[str]) -> Reply:
     if [w.lower() for w in words] == ["off"]:
         return _stop(inv, "alert", "Alerts")
     if not words or words[0].lower() != "here":
-        raise Usage("`/nps alerts here [detractors|score<=N] [segment=value]` or `/nps alerts off`")
-    max_score, segment = 6, None
-    for word in words[1:]:
+        raise Usage("`/nps alerts here [detractors|score<=N|csat<=N|ces<=N] [segment=value]` or `/nps alerts off`")
+    kind, rest = take_kind(words[1:])
+    max_score, segment = None, None
+    for word in rest:
         lowered = word.lower()
         if lowered == "detractors":
-            max_score = 6
+            max_score = None
         elif match := _SCORE_LE.match(lowered):
-            max_score = int(match.group(1))
-            if max_score > 10:
-                raise Usage("score<=N takes N from 0 to 10")
+            if match.group(1) != "score":
+                if kind != "nps" and kind != match.group(1):
+                    raise Usage("name one survey kind: nps, csat or ces")
+                kind = match.group(1)  # type: ignore[assignment]
+            max_score = int(match.group(2))
         else:
             segment = parse_segment(word)
+    low, high = SCALES[kind]
+    if max_score is None:
+        max_score = DETRACTOR_MAX[kind]
+    elif not low <= max_score <= high:
+        raise Usage(f"{kind}<=N takes N from {low} to {high}" if kind != "nps" else "score<=N takes N from 0 to 10")
     if problem := check_can_post(inv):
         return Reply(problem)
     _subscribe(
         inv,
         "alert",
+        dimension=alert_rule_kind(kind),
         max_score=max_score,
         filter_dimension=segment[0] if segment else None,
         filter_value=segment[1] if segment else None,
     )
-    where = f" where {segment[0]} is {escape(segment[1])}" if segment else ""
-    return Reply(f"Done: answers scoring {max_score} or less{where} are posted here as they arrive.")
+    where = f" where {escape(segment[0])} is {escape(segment[1])}" if segment else ""
+    what = "answers" if kind == "nps" else f"{kind_name(kind)} answers"
+    return Reply(f"Done: {what} scoring {max_score} or less{where} are posted here as they arrive.")
 
 
 def cmd_send(inv: Invocation, args: list[str]) -> Reply:
@@ -298,7 +339,7 @@ def cmd_send(inv: Invocation, args: list[str]) -> Reply:
         try:
             customer = Customer(email=email)
         except ValueError:
-            raise Usage(f"`{escape(target)}` is neither a @mention nor an e-mail address") from None
+            raise Usage(f"`{target}` is neither a @mention nor an e-mail address") from None
         shown = "that address"
     interaction = Interaction(
         connector="manual",
@@ -309,7 +350,7 @@ def cmd_send(inv: Invocation, args: list[str]) -> Reply:
     )
     outcome = inv.ctx.surveys.schedule_now(interaction)
     if outcome.status != "scheduled":
-        return Reply(f"Not sent to {shown}: {outcome.reason or outcome.status}.")
+        return Reply(f"Not sent to {shown}: {escape(outcome.reason or outcome.status)}.")
     return Reply(f"Survey on its way to {shown}; it goes out with the next worker poll.")
 
 
@@ -317,11 +358,10 @@ def cmd_export(inv: Invocation, args: list[str]) -> Reply:
     if len(args) > 1:
         raise Usage("`/nps export [period]`")
     period = inv.now_period(args[0] if args else "30d")
-    data = export_csv(inv.ctx.engine, period)
+    export = export_table(inv.ctx.engine, period)
     filename = f"nps-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
-    inv.slack.upload(inv.slack.open_dm(inv.user_id), data, filename, f"NPS answers, {period.label}")
-    rows = data.count(b"\n") - 1
-    return Reply(f"Sent you `{filename}` ({rows} answers) in a direct message.")
+    inv.slack.upload(inv.slack.open_dm(inv.user_id), export.data, filename, f"NPS answers, {period.label}")
+    return Reply(f"Sent you `{filename}` ({count(export.rows, 'answer')}) in a direct message.")
 
 
 Handler = Callable[[Invocation, list[str]], Reply]
