@@ -24,6 +24,7 @@ from nps_bot.plugin.ports import (
 )
 from nps_bot.store import create_engine_for, migrate
 from nps_bot.surveys.policy import SurveyPolicy
+from nps_bot.surveys.privacy import RetentionJob
 from nps_bot.surveys.service import SurveyService
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class AppContext:
             agent_credit=settings.agent_credit,
         )
         ctx = cls(settings, engine, clock, SurveyService(engine, policy, clock, settings.default_language))
+        if settings.retention_days:
+            ctx.extra_jobs.append(RetentionJob(engine, settings.retention_days))
         if load_integrations:
             ctx.load_integrations()
         return ctx

@@ -1,6 +1,6 @@
 """nps-bot: NPS, CSAT and CES surveys after every support conversation, answered and reported in Slack.
 
-Subcommands: serve | worker | migrate | demo | digest --print | import. Settings come from NPS_BOT_*
+Subcommands: serve | worker | migrate | demo | digest --print | import | forget. Settings come from NPS_BOT_*
 environment variables or a .env file (see README.md)."""
 
 from __future__ import annotations
@@ -129,6 +129,21 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    from nps_bot.clock import SystemClock
+    from nps_bot.store import create_engine_for, migrate
+    from nps_bot.surveys.privacy import forget
+
+    if "@" not in args.email:
+        print(f"nps-bot forget: {args.email!r} is not an e-mail address", file=sys.stderr)
+        return 2
+    engine = create_engine_for(settings.database_url)
+    migrate(engine)
+    erased = forget(engine, args.email, SystemClock().now(), actor="command line")
+    print(f"erased: {erased}")
+    return 0
+
+
 def _date(text: str) -> datetime:
     try:
         return datetime.strptime(text, "%Y-%m-%d")
@@ -161,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("source", help="the importer's name, e.g. nicereply")
     imp.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD (UTC)")
     imp.add_argument("--until", type=_date, help="YYYY-MM-DD (UTC), default now")
+    forget = sub.add_parser("forget", help="erase one person's personal data and comments (scores stay, anonymous)")
+    forget.add_argument("email", help="the customer's e-mail address")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -175,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "import": cmd_import,
         "digest": cmd_digest,
+        "forget": cmd_forget,
     }
     try:
         return handlers[args.command](settings, args)

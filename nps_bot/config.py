@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     max_delivery_attempts: int = 8
     min_segment_n: int = 10
     admins: CsvList = Field(default_factory=list)
+    # Comments and personal fields older than this many days are purged by the worker (off when unset).
+    retention_days: int | None = Field(None, ge=1)
     log_level: str = "INFO"
 
     @model_validator(mode="after")
