@@ -8,12 +8,12 @@ from typing import Any
 from integrations.chatwoot import payloads as p
 from integrations.chatwoot.settings import ChatwootSettings
 from integrations.chatwoot.signature import SCHEME, TIMESTAMP_HEADER, compute_signature, signed_message
-from nps_bot.models import Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
+from nps_bot.models import Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.plugin.auth import SharedToken
 from nps_bot.plugin.http import LazyClient, json_body, send
-from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code, pick_attributes
+from nps_bot.plugin.payloads import agent_of, customer_of, invalid_is_bad_payload, language_code, pick_attributes
 from nps_bot.plugin.ports import BadPayload, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest, json_object
-from nps_bot.plugin.reply import as_markdown, delivered, require_reply_back
+from nps_bot.plugin.reply import as_markdown, delivered, reply_ids, require_reply_back
 
 log = logging.getLogger(__name__)
 DELIVERY_HEADER = "x-chatwoot-delivery"
@@ -110,9 +110,6 @@ class ChatwootConnector:
             _text(convo.additional_attributes.get("browser_language")),
         )
         assignee = agent_of(convo.meta.assignee)
-        reply_context = {"conversation_id": convo.id}
-        if account:
-            reply_context["account_id"] = account
         interaction = Interaction(
             connector=self.name,
             event_id=event_id[:255],
@@ -123,16 +120,10 @@ class ChatwootConnector:
             team=convo.meta.team.name if convo.meta.team else None,
             tags=convo.labels,
             closed_at=changed_at if event == "closed" else None,
-            customer=Customer(
-                email=sender.email,
-                name=sender.name,
-                external_id=sender.identifier or sender.id,
-                language=language,
-                attributes=attributes,
-            ),
+            customer=customer_of(sender, external_id=sender.identifier, language=language, attributes=attributes),
             agent=assignee,
             assignee=assignee,
-            reply_context=reply_context,
+            reply_context=reply_ids(conversation_id=convo.id, account_id=account),
         )
         return Parsed([interaction])
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from nps_bot.plugin.payloads import LooseModel, NamedRef, PersonBody, Timestamp
+from nps_bot.plugin.payloads import LooseModel, NamedRef, Timestamp, TypedPerson
 
 STATUS_CHANGED = "conversation_status_changed"
 # Deprecated in favour of conversation_status_changed, still listed with samples in chatwoot/docs.
@@ -23,9 +23,11 @@ LEGACY_OPENED = "conversation_opened"
 ACTIVE_STATUSES = frozenset({"open", "pending", "snoozed"})
 
 
-class Person(PersonBody):
+class Person(TypedPerson):
+    """The contact (`meta.sender`) or the agent (`meta.assignee`); `identifier` is the contact's id in the
+    company's own system, set through Chatwoot's SDK or API."""
+
     identifier: str | None = None
-    type: str | None = None
     additional_attributes: dict[str, Any] = Field(default_factory=dict)
     custom_attributes: dict[str, Any] = Field(default_factory=dict)
 

@@ -6,24 +6,15 @@ import base64
 import binascii
 import hashlib
 import logging
-from typing import Any
 
 import httpx
 
 from integrations.freshdesk import payloads as p
 from integrations.freshdesk.settings import FreshdeskSettings
-from nps_bot.models import Customer, Delivered, Interaction, OutgoingSurvey
+from nps_bot.models import Delivered, OutgoingSurvey
 from nps_bot.plugin.auth import SharedToken
 from nps_bot.plugin.http import LazyClient, json_body, send
-from nps_bot.plugin.payloads import (
-    agent_of,
-    clean,
-    invalid_is_bad_payload,
-    language_code,
-    parse_time,
-    pick_attributes,
-    templated_event,
-)
+from nps_bot.plugin.payloads import agent_of, clean, customer_of, invalid_is_bad_payload, language_code, templated_event
 from nps_bot.plugin.ports import DeliveryRetry, Parsed, WebhookRequest, json_object
 from nps_bot.plugin.reply import as_html, delivered, nothing_raises_after_posting, reply_target, require_closed
 
@@ -82,35 +73,21 @@ class FreshdeskConnector:
         # 5 min, 30 min and 1 h, and a retry must be a duplicate, not a later close that moves the survey.
         stamp = t.updated_at or _digest(t.id, event, status or "")
         c = body.contact or p.Contact()
-        attributes: dict[str, Any] = {k: v for k, v in body.attributes.items() if v is not None}
-        if body.company:
-            attributes.setdefault("company", body.company)
-        if t.type:
-            attributes.setdefault("ticket_type", t.type)
-        attributes = pick_attributes(attributes, self.settings.attributes)
-        agent = agent_of(body.agent)
+        attributes = body.segments(self.settings.attributes, company=body.company, ticket_type=t.type)
         source = (t.source or "").strip().lower()
+        channel = p.SOURCES.get(source, source)[:64] or None
         with invalid_is_bad_payload():
-            interaction = Interaction(
-                connector=self.name,
-                event_id=f"{t.id}:{event}:{stamp}"[:255],
-                event=event,
-                ticket_id=t.id,
-                ticket_url=t.url if t.url and t.url.startswith("http") else self._ticket_url(t.id),
-                subject=t.subject,
-                channel=p.SOURCES.get(source, source)[:64] or None,
-                team=t.group,
-                tags=t.tags or (),
-                closed_at=parse_time(t.updated_at) if event == "closed" else None,
-                customer=Customer(
-                    email=c.email,
-                    name=c.name,
-                    external_id=c.unique_external_id or c.id,
-                    language=language_code(c.language),
-                    attributes=attributes,
-                ),
-                agent=agent,
-                assignee=agent,
+            customer = customer_of(
+                c, external_id=c.unique_external_id, language=language_code(c.language), attributes=attributes
+            )
+            interaction = t.interaction(
+                self.name,
+                event,
+                f"{t.id}:{event}:{stamp}",
+                url=self._ticket_url(t.id),
+                channel=channel,
+                customer=customer,
+                agent=agent_of(body.agent),
             )
         return Parsed([interaction])
 

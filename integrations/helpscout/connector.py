@@ -12,12 +12,19 @@ import httpx
 from integrations.helpscout import payloads as p
 from integrations.helpscout.settings import HelpScoutSettings
 from integrations.helpscout.signature import SCHEME
-from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
+from nps_bot.models import Agent, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.plugin.http import LazyClient, json_body, send
 from nps_bot.plugin.names import NameCache, SurveyNames
-from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code, parse_time, pick_attributes
+from nps_bot.plugin.payloads import (
+    agent_of,
+    customer_of,
+    invalid_is_bad_payload,
+    language_code,
+    parse_time,
+    pick_attributes,
+)
 from nps_bot.plugin.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
-from nps_bot.plugin.reply import as_html, delivered, reply_target, require_closed
+from nps_bot.plugin.reply import as_html, delivered, reply_ids, reply_target, require_closed
 
 log = logging.getLogger(__name__)
 WEB_URL = "https://secure.helpscout.net/conversation/{id}/{number}/"
@@ -112,11 +119,8 @@ class HelpScoutConnector:
         url = web.href if web and web.href and web.href.startswith("http") else None
         if url is None and convo.number:
             url = WEB_URL.format(id=convo.id, number=convo.number)
-        context = {"conversation_id": convo.id}
-        if customer.id:
-            context["customer_id"] = customer.id
+        context = reply_ids(conversation_id=convo.id, customer_id=customer.id, mailbox_id=mailbox_id)
         if mailbox_id:
-            context["mailbox_id"] = mailbox_id
             # Dropdown values that came as option ids only: enrich_survey stores their labels.
             for f in convo.custom_fields:
                 field_id = f.id or f.field_id
@@ -133,13 +137,7 @@ class HelpScoutConnector:
             team=team,
             tags=tuple(convo.tag_names()),
             closed_at=parse_time(convo.closed_at) if kind == "closed" else None,
-            customer=Customer(
-                email=customer.email,
-                name=customer.name,
-                external_id=customer.id,
-                language=language,
-                attributes=attributes,
-            ),
+            customer=customer_of(customer, language=language, attributes=attributes),
             assignee=assignee,
             last_replier=last_replier,
             closer=closer,

@@ -13,7 +13,6 @@ from pydantic import Field, field_validator
 from nps_bot.plugin.payloads import LooseModel, NamedRef, blank_to_none
 
 EVENT_HEADER = "x-helpscout-event"
-SIGNATURE_HEADER = "x-helpscout-signature"
 TEST_EVENT = "helpscout.test"
 STATUS_EVENT = "convo.status"
 CUSTOMER_REPLY_EVENT = "convo.customer.reply.created"

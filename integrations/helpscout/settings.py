@@ -9,8 +9,6 @@ from nps_bot.plugin.names import DEFAULT_TTL
 from nps_bot.plugin.reply import ReplyBackSettings
 from nps_bot.plugin.settings import CsvList, base_config, id_names
 
-__all__ = ["HelpScoutSettings", "id_names"]
-
 
 class HelpScoutSettings(ReplyBackSettings, BaseSettings):
     """NPS_BOT_HELPSCOUT_*: the webhook secret in, an OAuth app (client credentials) out."""

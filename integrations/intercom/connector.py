@@ -13,7 +13,14 @@ from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurv
 from nps_bot.plugin.http import LazyClient, json_body, send
 from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code, pick_attributes
 from nps_bot.plugin.ports import BadPayload, Parsed, WebhookRequest, json_object
-from nps_bot.plugin.reply import as_html, delivered, nothing_raises_after_posting, reply_target, require_closed
+from nps_bot.plugin.reply import (
+    as_html,
+    delivered,
+    nothing_raises_after_posting,
+    reply_ids,
+    reply_target,
+    require_closed,
+)
 
 log = logging.getLogger(__name__)
 INBOX_URL = "https://app.intercom.com/a/apps/{app_id}/conversations/{id}"
@@ -119,11 +126,6 @@ class IntercomConnector:
         url = convo.links.get("conversation_web")
         if not (isinstance(url, str) and url.startswith("http")):
             url = INBOX_URL.format(app_id=note.app_id, id=convo.id) if note.app_id else None
-        context = {"conversation_id": convo.id}
-        if contact_id:
-            context["contact_id"] = contact_id
-        if note.app_id:
-            context["app_id"] = note.app_id
         channel = (source.type or "").lower()
         return Interaction(
             connector=self.name,
@@ -147,7 +149,7 @@ class IntercomConnector:
             last_replier=last_replier,
             closer=closer,
             customer_replied=customer_replied,
-            reply_context=context,
+            reply_context=reply_ids(conversation_id=convo.id, contact_id=contact_id, app_id=note.app_id),
         )
 
     # -- reply-back -----------------------------------------------------------------------------

@@ -16,9 +16,8 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from nps_bot.plugin.payloads import LooseModel, NamedRef, PersonBody, Timestamp, blank_to_none
+from nps_bot.plugin.payloads import LooseModel, NamedRef, Timestamp, TypedPerson, blank_to_none
 
-SIGNATURE_HEADER = "x-hub-signature"
 PING = "ping"
 CLOSED_TOPICS = frozenset({"conversation.admin.closed"})
 OPENED_TOPICS = frozenset({"conversation.admin.opened"})
@@ -27,8 +26,8 @@ USER_REPLIED = "conversation.user.replied"
 CUSTOMER_TYPES = frozenset({"user", "lead", "contact"})
 
 
-class Author(PersonBody):
-    type: str | None = None
+class Author(TypedPerson):
+    """An admin, a contact or a bot: `type` says which; Intercom renders missing values as "", not null."""
 
     _blanks = field_validator("id", "name", "email", mode="before")(blank_to_none)
 
@@ -40,20 +39,24 @@ class User(Author):
     external_id: str | None = None
 
 
-class Source(LooseModel):
-    type: str | None = None
+class Message(LooseModel):
+    """What one author wrote into the conversation: Intercom's `source` is its first message and shares
+    the parts' fields; who wrote each one decides the agent roles and whether the customer replied."""
+
     id: str | None = None
+    body: str | None = None
+    author: Author | None = None
+
+
+class Source(Message):
+    type: str | None = None
     delivered_as: str | None = None
     subject: str | None = None
-    author: Author | None = None
 
 
-class Part(LooseModel):
-    id: str | None = None
+class Part(Message):
     part_type: str | None = None
-    body: str | None = None
     created_at: Timestamp = None
-    author: Author | None = None
 
 
 class Parts(LooseModel):

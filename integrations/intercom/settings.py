@@ -8,8 +8,6 @@ from pydantic_settings import BaseSettings
 from nps_bot.plugin.reply import ReplyBackSettings
 from nps_bot.plugin.settings import CsvList, base_config, id_names
 
-__all__ = ["IntercomSettings", "id_names"]
-
 
 class IntercomSettings(ReplyBackSettings, BaseSettings):
     """NPS_BOT_INTERCOM_*: the app's client secret (webhook signatures) in, an access token out."""

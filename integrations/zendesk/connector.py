@@ -17,6 +17,7 @@ from nps_bot.plugin.names import NameCache, SurveyNames
 from nps_bot.plugin.payloads import (
     agent_of,
     clean,
+    customer_of,
     invalid_is_bad_payload,
     language_code,
     parse_time,
@@ -74,32 +75,17 @@ class ZendeskConnector:
             event_id = f"ticket:{t.id}:{event}:{stamp}"
 
         r = body.requester or p.TriggerPerson()
-        attributes: dict[str, Any] = {k: v for k, v in body.attributes.items() if v is not None}
-        if body.organization:
-            attributes.setdefault("organization", body.organization)
-        if t.brand:
-            attributes.setdefault("brand", t.brand)
-        attributes = pick_attributes(attributes, self.settings.attributes)
-        interaction = Interaction(
-            connector=self.name,
-            event_id=event_id[:255],
-            event=event,
-            ticket_id=t.id,
-            ticket_url=t.url if t.url and t.url.startswith("http") else self._ticket_url(t.id),
-            subject=t.subject,
+        attributes = body.segments(self.settings.attributes, organization=body.organization, brand=t.brand)
+        language = language_code(r.locale, r.language)
+        customer = customer_of(r, external_id=r.external_id, language=language, attributes=attributes)
+        interaction = t.interaction(
+            self.name,
+            event,
+            event_id,
+            url=self._ticket_url(t.id),
             channel=p.channel_name(t.channel),
-            team=t.group,
-            tags=t.tags or (),
-            closed_at=parse_time(t.updated_at) if event == "closed" else None,
-            customer=Customer(
-                email=r.email,
-                name=r.name,
-                external_id=r.external_id or r.id,
-                language=language_code(r.locale, r.language),
-                attributes=attributes,
-            ),
+            customer=customer,
             agent=agent_of(body.assignee),
-            assignee=agent_of(body.assignee),
             closer=agent_of(body.current_user),
         )
         return Parsed([interaction])

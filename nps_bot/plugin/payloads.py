@@ -18,7 +18,7 @@ from typing import Annotated, Any, Protocol
 from babel import Locale
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from nps_bot.models import Agent, TicketEvent
+from nps_bot.models import Agent, Customer, Interaction, TicketEvent
 from nps_bot.plugin.ports import BadPayload, describe
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
@@ -187,9 +187,30 @@ class PersonBody(NamedRef):
     email: str | None = None
 
 
+class TypedPerson(PersonBody):
+    """Someone whose payload also says what kind of participant it is ("admin", "user", "contact"...):
+    conversation desks name customers and agents with the same object, and only `type` tells them apart."""
+
+    type: str | None = None
+
+
 def agent_of(person: Person | None) -> Agent | None:
     """`named_agent` for a payload object with id, name and email."""
     return None if person is None else named_agent(person.id, person.name, person.email)
+
+
+def customer_of(
+    person: Person, *, external_id: str | None = None, language: str | None = None, attributes: Mapping[str, Any]
+) -> Customer:
+    """The survey's customer from the person a payload names: its e-mail and name, and its id unless the
+    vendor has a better external id; every connector maps the person the same way."""
+    return Customer(
+        email=person.email,
+        name=person.name,
+        external_id=external_id or person.id,
+        language=language,
+        attributes=dict(attributes),
+    )
 
 
 # -- bodies the admin writes from our template (help-desk triggers and automation rules) ----------
@@ -209,12 +230,54 @@ class TemplatedTicket(LooseModel):
     tags: str | list[str] | None = None
     updated_at: str | None = None
 
+    def interaction(
+        self,
+        connector: str,
+        event: TicketEvent,
+        event_id: str,
+        *,
+        url: str | None,
+        channel: str | None,
+        customer: Customer,
+        agent: Agent | None,
+        closer: Agent | None = None,
+    ) -> Interaction:
+        """The Interaction for this ticket: every template fills the ticket's fields the same way, so they
+        map the same way ({{ticket.url}} only when it rendered as a link, else `url` built from the
+        configured host; the update time dates a close). The agent is also the assignee."""
+        return Interaction(
+            connector=connector,
+            event_id=event_id[:255],
+            event=event,
+            ticket_id=self.id,
+            ticket_url=self.url if self.url and self.url.startswith("http") else url,
+            subject=self.subject,
+            channel=channel,
+            team=self.group,
+            tags=self.tags or (),
+            closed_at=parse_time(self.updated_at) if event == "closed" else None,
+            customer=customer,
+            agent=agent,
+            assignee=agent,
+            closer=closer,
+        )
+
 
 class TemplatedBody(LooseModel):
     """The top level of a templated body; vendors add "ticket" and the people it names."""
 
     event: str | None = None
     attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+    def segments(self, allowed: Collection[str], **fields: str | None) -> dict[str, Any]:
+        """The customer attributes to keep: the body's "attributes" plus the ticket fields the template
+        also fills (organization, company...; an explicit attribute of the same name wins), through
+        `pick_attributes` with the admin's list."""
+        values: dict[str, Any] = {k: v for k, v in self.attributes.items() if v is not None}
+        for name, value in fields.items():
+            if value:
+                values.setdefault(name, value)
+        return pick_attributes(values, allowed)
 
 
 def templated_event(

@@ -25,6 +25,7 @@ __all__ = [
     "delivered",
     "nothing_raises_after_posting",
     "numeric_id",
+    "reply_ids",
     "reply_target",
     "require_closed",
     "require_reply_back",
@@ -88,6 +89,12 @@ def nothing_raises_after_posting(log: logging.Logger, what: str) -> Iterator[Non
         yield
     except (DeliveryRetry, DeliveryUnavailable) as exc:
         log.warning("%s: %s", what, exc)
+
+
+def reply_ids(**ids: str | None) -> dict[str, str]:
+    """An Interaction's `reply_context`: the ids post_survey needs later (conversation, account, contact...),
+    leaving out those the webhook did not carry, so post_survey can tell "missing" by absence."""
+    return {name: value for name, value in ids.items() if value}
 
 
 def numeric_id(what: str, value: str | None) -> str:
