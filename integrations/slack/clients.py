@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.http_retry import RetryState
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -24,7 +23,6 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.handler import RetryHandler
-from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -58,32 +56,15 @@ class _Bounded:
         self.max_wait = max_wait
 
 
+# slack_sdk calls these with keywords only (state, request, response, error): passed through as they are.
 class BoundedRateLimitRetryHandler(_Bounded, RateLimitErrorRetryHandler):
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return super()._can_retry(state=state, request=request, response=response, error=error) and _short_enough(
-            response, self.max_wait
-        )
+    def _can_retry(self, **call: Any) -> bool:
+        return super()._can_retry(**call) and _short_enough(call.get("response"), self.max_wait)
 
 
 class AsyncBoundedRateLimitRetryHandler(_Bounded, AsyncRateLimitErrorRetryHandler):
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return await super()._can_retry_async(
-            state=state, request=request, response=response, error=error
-        ) and _short_enough(response, self.max_wait)
+    async def _can_retry_async(self, **call: Any) -> bool:
+        return await super()._can_retry_async(**call) and _short_enough(call.get("response"), self.max_wait)
 
 
 def sync_retry_handlers(settings: SlackSettings) -> list[RetryHandler]:
@@ -102,19 +83,13 @@ def async_retry_handlers(settings: SlackSettings) -> list[AsyncRetryHandler]:
     ]
 
 
+def _connection(settings: SlackSettings) -> dict[str, Any]:
+    return {"token": settings.bot_token, "base_url": settings.api_url, "timeout": int(settings.timeout)}
+
+
 def web_client(settings: SlackSettings) -> WebClient:
-    return WebClient(
-        token=settings.bot_token,
-        base_url=settings.api_url,
-        timeout=int(settings.timeout),
-        retry_handlers=sync_retry_handlers(settings),
-    )
+    return WebClient(**_connection(settings), retry_handlers=sync_retry_handlers(settings))
 
 
 def async_web_client(settings: SlackSettings) -> AsyncWebClient:
-    return AsyncWebClient(
-        token=settings.bot_token,
-        base_url=settings.api_url,
-        timeout=int(settings.timeout),
-        retry_handlers=async_retry_handlers(settings),
-    )
+    return AsyncWebClient(**_connection(settings), retry_handlers=async_retry_handlers(settings))
