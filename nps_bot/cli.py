@@ -1,7 +1,7 @@
 """nps-bot: NPS, CSAT and CES surveys after every support conversation, answered and reported in Slack.
 
-Subcommands: serve | worker | migrate | demo | digest --print | import | forget. Settings come from NPS_BOT_*
-environment variables or a .env file (see README.md)."""
+Subcommands: serve | worker | migrate | demo | try | digest --print | import | forget | config. Settings come
+from NPS_BOT_* environment variables or a .env file (see README.md; `nps-bot config` shows what is in effect)."""
 
 from __future__ import annotations
 
@@ -77,10 +77,176 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    import shlex
+
     from nps_bot.demo import run_demo
 
-    print(run_demo(tickets=args.tickets, seed=args.seed))
+    if not args.verbose:  # the story only; -v shows the service's log as it plays
+        logs.setup("WARNING")
+    print(run_demo(tickets=args.tickets, seed=args.seed, database_url=args.database))
+    if args.database:
+        env = f"NPS_BOT_DATABASE_URL={shlex.quote(args.database)}"
+        print(f"\nThe tickets and answers are kept in {_safe_url(args.database)}. Try next, on the same data:")
+    else:
+        env = "NPS_BOT_DATABASE_URL=sqlite:///demo.db"
+        print("\nThat database was temporary: `nps-bot demo --database sqlite:///demo.db` keeps it. Then try:")
+    print(f"  # the channel digest, in the terminal\n  {env} nps-bot digest --print --period 30d")
+    print(f"  # the service on that data (README: Try it locally)\n  {env} nps-bot serve")
+    print("  # every setting and where it came from\n  nps-bot config")
     return 0
+
+
+def cmd_try(settings: Settings, args: argparse.Namespace) -> int:
+    """Sign a ticket close with the generic webhook secret and post it to a running server."""
+    import json
+    import time
+    import uuid
+
+    import httpx
+
+    from nps_bot.plugin import signing
+
+    if "@" not in args.email:
+        print(f"nps-bot try: {args.email!r} is not an e-mail address", file=sys.stderr)
+        return 2
+    low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[args.survey]
+    if args.score is not None and not low <= args.score <= high:
+        print(f"nps-bot try: a {args.survey.upper()} score is {low}-{high}, not {args.score}", file=sys.stderr)
+        return 2
+    secret = _generic_secret()
+    if not secret:
+        print("nps-bot try: NPS_BOT_GENERIC_SECRET is not set; set it (the same value) for `nps-bot serve` and here",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    base = (args.url or _local_url(settings)).rstrip("/")
+    stamp = uuid.uuid4().hex[:8]
+    body = {
+        "event": "ticket.closed",
+        "id": f"try-{stamp}",
+        "survey": args.survey,
+        "ticket": {"id": f"TRY-{stamp}", "subject": "nps-bot try", "channel": "email", "team": "Try"},
+        "customer": {"email": args.email, "name": args.email.split("@")[0]},
+        "agent": {"id": "try", "name": "nps-bot try"},
+    }
+    raw = json.dumps(body).encode()
+    headers = {signing.HEADER: signing.sign(secret, raw, int(time.time())), "content-type": "application/json"}
+    deadline = time.monotonic() + args.wait
+    while True:  # `nps-bot serve &` then `nps-bot try` at once: give the server a moment to come up
+        try:
+            response = httpx.post(f"{base}/webhooks/generic", content=raw, headers=headers, timeout=10)
+            break
+        except httpx.TransportError as exc:
+            if time.monotonic() >= deadline:
+                print(f"nps-bot try: nothing answers at {base} ({type(exc).__name__}); is `nps-bot serve` running "
+                      "there? (--url or NPS_BOT_HOST / NPS_BOT_PORT say where)", file=sys.stderr)  # fmt: skip
+                return 1
+            time.sleep(0.25)
+    try:
+        data = response.json()
+    except ValueError:
+        data = {}
+    if response.status_code == 401:
+        print(f"nps-bot try: {base} refused the signature ({data.get('error', 'unauthorized')}): `serve` and `try` "
+              "need the same NPS_BOT_GENERIC_SECRET", file=sys.stderr)  # fmt: skip
+        return 1
+    if response.status_code != 202:
+        print(f"nps-bot try: {base} answered {response.status_code}: {response.text[:300]}", file=sys.stderr)
+        return 1
+    status = data.get("status")
+    print(f"posted ticket TRY-{stamp} closed for {args.email} to {base}/webhooks/generic: {status}"
+          + (f" ({data['reason']})" if data.get("reason") else ""))  # fmt: skip
+    if status != "scheduled":
+        if str(data.get("reason", "")).startswith("throttled"):
+            print("this customer had a survey recently: use another --email, or NPS_BOT_THROTTLE_DAYS=0 on the server")
+        return 1 if status == "suppressed" else 0
+    survey_id = int(data["survey_id"])
+    due = datetime.fromisoformat(data["due_at"])
+    wait = (due - datetime.now(due.tzinfo)).total_seconds()
+    if wait > 5:
+        print(f"survey {survey_id} is due at {due:%Y-%m-%d %H:%M:%S %Z} (the server's NPS_BOT_SURVEY_DELAY); "
+              "start `serve` with NPS_BOT_SURVEY_DELAY=0 to see it at once")  # fmt: skip
+    else:
+        print(f"survey {survey_id} is due now: the delivery worker sends it within a few seconds.")
+    if args.score is not None:
+        return _answer(settings, base, survey_id, args.score, time.monotonic() + max(args.wait, 5) + max(wait, 0))
+    print("Without Slack, the console channel delivers it: the `serve` log shows a line like\n"
+          f"  [console] would send {args.survey.upper()} survey {survey_id} (ticket generic/TRY-{stamp}, …): "
+          f"<survey link>/s/<token>\nopen that link to answer as the customer.")  # fmt: skip
+    return 0
+
+
+def _answer(settings: Settings, base: str, survey_id: int, score: int, deadline: float) -> int:
+    """`try --score N`: wait for the survey to be sent, then answer it on the hosted page."""
+    import time
+
+    import httpx
+
+    from nps_bot.store import create_engine_for
+    from nps_bot.store.schema import surveys
+
+    engine = create_engine_for(settings.database_url)
+    try:
+        while True:
+            with engine.connect() as conn:
+                row = conn.execute(sa.select(surveys.c.state, surveys.c.token).where(surveys.c.id == survey_id)).first()
+            if row is None:
+                where = _safe_url(settings.database_url)
+                print(f"nps-bot try: survey {survey_id} is not in {where}; run `try` with the server's "
+                      "NPS_BOT_DATABASE_URL (and in its directory for SQLite)", file=sys.stderr)  # fmt: skip
+                return 1
+            if row.state not in ("scheduled", "sending"):
+                break
+            if time.monotonic() > deadline:
+                print(f"nps-bot try: survey {survey_id} is still {row.state}; is the server's worker running?",
+                      file=sys.stderr)  # fmt: skip
+                return 1
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    if row.state != "sent":
+        print(f"nps-bot try: survey {survey_id} is {row.state}, not waiting for an answer", file=sys.stderr)
+        return 1
+    link = f"{base}/s/{row.token}"
+    response = httpx.post(link, data={"score": score}, timeout=10)
+    if response.status_code != 200:
+        print(f"nps-bot try: answering {score} got {response.status_code} from the survey page", file=sys.stderr)
+        return 1
+    print(f"answered {score} on the survey page, as the customer would: {link}")
+    print("see it counted: nps-bot digest --print   (same NPS_BOT_DATABASE_URL)")
+    return 0
+
+
+def _generic_secret() -> str | None:
+    """The first NPS_BOT_GENERIC_SECRET, read the way the generic connector reads it (env or .env)."""
+    from nps_bot.settings_doc import sources
+
+    for source in sources():
+        if source.owner == "generic" and "secret" in source.cls.model_fields:
+            secrets = source.cls().secret  # type: ignore[attr-defined]
+            return str(secrets[0]) if secrets else None
+    return None
+
+
+def _local_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+
+
+def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
+    from nps_bot.settings_doc import effective
+
+    listed, errors = effective(everything=args.all)
+    width = max((len(r.setting.name) for _, rows in listed for r in rows), default=20) + 2
+    for label, rows in listed:
+        print(f"{label}:")
+        for r in rows:
+            value = r.value or (f"({r.setting.shown_default})" if r.setting.shown_default else "(unset)")
+            print(f"  {r.setting.name:<{width}}{value:<40} {r.origin}")
+    for error in errors:
+        print(f"invalid: {error}", file=sys.stderr)
+    if not args.all:
+        print("\n(secrets show as ****; other integrations' settings are listed when set: --all lists every one)")
+    return 1 if errors else 0
 
 
 def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
@@ -164,9 +330,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="web server with the embedded worker (NPS_BOT_EMBEDDED_WORKER=false to split)")
     sub.add_parser("worker", help="delivery worker only (run as many as you like)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
-    demo = sub.add_parser("demo", help="play ~50 closed tickets and answers on a temporary database")
+    demo = sub.add_parser("demo", help="play ~50 closed tickets and answers (temporary database unless --database)")
     demo.add_argument("--tickets", type=int, default=50, help="how many tickets the demo closes (default 50)")
     demo.add_argument("--seed", type=int, default=7, help="random seed: the same seed plays the same story")
+    demo.add_argument("--database", metavar="URL", help="keep the data in this database, e.g. sqlite:///demo.db")
+    demo.add_argument("-v", "--verbose", action="store_true", help="show the service's log as the demo plays")
+    tr = sub.add_parser("try", help="post a signed ticket close to a running `serve`, as a help desk would")
+    tr.add_argument("--email", required=True, help="the customer to survey (a test address)")
+    tr.add_argument("--url", help="where `serve` runs (default http://NPS_BOT_HOST:NPS_BOT_PORT)")
+    tr.add_argument("--score", type=int, choices=range(0, 11), metavar="0-10",
+                    help="also answer the survey once sent (needs the server's NPS_BOT_DATABASE_URL)")  # fmt: skip
+    tr.add_argument("--survey", choices=("nps", "csat", "ces"), default="nps", help="survey kind (default nps)")
+    tr.add_argument("--wait", type=float, default=15.0, help="seconds to wait for the server to answer (default 15)")
     dig = sub.add_parser("digest", help="the channel digest, rendered in the terminal")
     dig.add_argument("--print", action="store_true", required=True, help="print it (posting is the worker's job)")
     dig.add_argument("--period", default="7d", help=PERIOD_HELP)
@@ -178,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--until", type=_date, help="YYYY-MM-DD (UTC), default now")
     forget = sub.add_parser("forget", help="erase one person's personal data and comments (scores stay, anonymous)")
     forget.add_argument("email", help="the customer's e-mail address")
+    config = sub.add_parser("config", help="the settings in effect, secrets masked, and where each came from")
+    config.add_argument("--all", action="store_true", help="also every integration setting left at its default")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -193,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         "import": cmd_import,
         "digest": cmd_digest,
         "forget": cmd_forget,
+        "try": cmd_try,
+        "config": cmd_config,
     }
     try:
         return handlers[args.command](settings, args)

@@ -37,43 +37,94 @@ def base_config(env_prefix: str) -> SettingsConfigDict:
 class Settings(BaseSettings):
     model_config = base_config("NPS_BOT_")
 
-    database_url: str = "sqlite:///nps-bot.db"
-    host: str = "127.0.0.1"
-    port: int = 8080
+    database_url: str = Field(
+        "sqlite:///nps-bot.db",
+        description="SQLite file, or `postgresql://user:pass@host/db` (install `.[postgres]`)",
+    )
+    host: str = Field("127.0.0.1", description="address `serve` listens on (`0.0.0.0` for every interface)")
+    port: int = Field(8080, description="port `serve` listens on")
     # Base of survey links; unset, it follows host and port (so links work on any port).
-    public_url: str = ""
-    company_name: str = "our company"
+    public_url: str = Field(
+        "",
+        description="base of survey links (`/s/<token>`); set it to the address customers reach "
+        "(start-up logs the one in use)",
+        json_schema_extra={"shown_default": "http://<host>:<port>"},
+    )
+    company_name: str = Field("our company", description='"How likely are you to recommend **Acme** …"')
     # Signs links that act without a login (e-mail unsubscribe); long and random, kept secret.
     # Changing it invalidates the links already sent.
-    secret_key: SecretStr = SecretStr("")
-    default_language: str = "en"
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="signs e-mail unsubscribe links; required for e-mail. Changing it breaks links already sent",
+    )
+    default_language: str = Field(
+        "en", description="survey language when the customer's is unknown (en, lt, lv, et, uk, hu)"
+    )
 
-    survey_delay: Duration = timedelta(hours=1)
-    throttle_days: int = Field(30, ge=0)
-    survey_expiry: Duration = timedelta(days=14)
-    sample_rate: float = Field(1.0, ge=0.0, le=1.0)
-    exclude_tags: CsvList = Field(default_factory=list)
+    survey_delay: Duration = Field(
+        timedelta(hours=1), description="delay after the close: seconds, or `15m`, `1h`, `2d` (`0` sends at once)"
+    )
+    throttle_days: int = Field(
+        30, ge=0, description="the same customer is surveyed at most once in this many days (`0`: no limit)"
+    )
+    survey_expiry: Duration = Field(timedelta(days=14), description="a survey not sent by then expires")
+    sample_rate: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="survey this share of closed tickets (decided per ticket, stable across redeliveries)",
+    )
+    exclude_tags: CsvList = Field(
+        default_factory=list, description="comma-separated ticket tags that never get a survey"
+    )
     # Customers at these e-mail domains are colleagues, not customers: never surveyed.
-    internal_domains: CsvList = Field(default_factory=list)
+    internal_domains: CsvList = Field(
+        default_factory=list, description="customer e-mail domains that are colleagues, never surveyed"
+    )
     # Skip tickets where the customer never wrote publicly (spam, auto-closed, outbound only).
-    require_customer_reply: bool = False
-    agent_credit: Literal["assignee", "last_replier", "closer"] = "assignee"
+    require_customer_reply: bool = Field(
+        False, description="skip tickets where the customer never wrote publicly (when the help desk says)"
+    )
+    agent_credit: Literal["assignee", "last_replier", "closer"] = Field(
+        "assignee", description="who is credited: `assignee`, `last_replier` or `closer` (when the help desk says)"
+    )
     # Ordered delivery channels; empty means "the first configured real channel, else console".
-    delivery: CsvList = Field(default_factory=list)
+    delivery: CsvList = Field(
+        default_factory=list,
+        description="ordered channels, e.g. `slack,helpdesk,console`; auto = Slack when configured, else console",
+        json_schema_extra={"shown_default": "auto"},
+    )
 
-    max_body_bytes: int = 1024 * 1024
-    webhook_tolerance: Duration = timedelta(minutes=5)
+    max_body_bytes: int = Field(1024 * 1024, description="larger webhook bodies get 413")
+    webhook_tolerance: Duration = Field(
+        timedelta(minutes=5), description="maximum age (either direction) of a signed webhook's timestamp"
+    )
 
-    embedded_worker: bool = True
-    worker_poll_interval: Duration = timedelta(seconds=2)
-    worker_batch_size: int = 20
-    worker_lease: Duration = timedelta(minutes=2)
-    max_delivery_attempts: int = 8
-    min_segment_n: int = 10
-    admins: CsvList = Field(default_factory=list)
+    embedded_worker: bool = Field(
+        True, description="`serve` also runs the delivery worker; set `false` and run `nps-bot worker` separately"
+    )
+    worker_poll_interval: Duration = Field(
+        timedelta(seconds=2), description="how often the worker looks for due surveys and jobs"
+    )
+    worker_batch_size: int = Field(20, description="surveys one worker claims at a time")
+    worker_lease: Duration = Field(
+        timedelta(minutes=2), description="how long a claim lasts; a dead worker's surveys are claimed again after it"
+    )
+    max_delivery_attempts: int = Field(8, description="tries per survey before it is marked `failed`")
+    min_segment_n: int = Field(
+        10, description='segments with fewer answers are shown as "too few answers", never ranked'
+    )
+    admins: CsvList = Field(
+        default_factory=list,
+        description="Slack user ids allowed to change digests and alerts, send and export (besides workspace admins)",
+    )
     # Comments and personal fields older than this many days are purged by the worker (off when unset).
-    retention_days: int | None = Field(None, ge=1)
-    log_level: str = "INFO"
+    retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="the worker purges comments and personal fields older than this many days (off when unset)",
+    )
+    log_level: str = Field("INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`")
 
     @model_validator(mode="after")
     def _public_url_follows_the_listener(self) -> Settings:

@@ -1,4 +1,4 @@
-"""`nps-bot demo`: the whole story on a temporary database, over real HTTP, in a few seconds.
+"""`nps-bot demo`: the whole story over real HTTP in a few seconds, on a temporary database or one you keep.
 
 A pretend help desk closes tickets through the signed generic webhook, the worker "sends" the
 surveys through the console channel, customers answer on the hosted survey page, and the
@@ -40,21 +40,21 @@ COMMENTS = {
 SECRET = "demo-secret"
 
 
-def _ticket(i: int, rnd: random.Random) -> tuple[dict[str, object], str]:
+def _ticket(i: int, rnd: random.Random, run: str = "") -> tuple[dict[str, object], str]:
     team = rnd.choice(list(TEAMS))
     body = {
         "event": "ticket.closed",
-        "id": f"evt_demo_{i}",
+        "id": f"evt_demo_{run}_{i}",
         "ticket": {
-            "id": f"T-{1000 + i}",
+            "id": f"T-{run}-{1000 + i}",
             "subject": f"Demo request #{i}",
-            "url": f"https://helpdesk.example/tickets/{1000 + i}",
+            "url": f"https://helpdesk.example/tickets/{run}-{1000 + i}",
             "channel": rnd.choice(["chat", "email", "phone"]),
             "team": team,
             "tags": [team.lower()],
         },
         "customer": {
-            "email": f"customer{i}@example.com",
+            "email": f"customer{i}.{run}@example.com",
             "name": f"Customer {i}",
             "language": rnd.choice(LANGS),
             "attributes": {"plan": rnd.choice(["free", "pro", "enterprise"])},
@@ -64,58 +64,68 @@ def _ticket(i: int, rnd: random.Random) -> tuple[dict[str, object], str]:
     return body, team
 
 
-def run_demo(tickets: int = 50, seed: int = 7) -> str:
-    rnd = random.Random(seed)
+def run_demo(tickets: int = 50, seed: int = 7, database_url: str | None = None) -> str:
+    """Play the story and return it as text. Without `database_url` it runs on a temporary SQLite
+    database that is gone afterwards; with one, the tickets and answers stay there."""
+    if database_url:
+        return _play(tickets, seed, database_url)
     with tempfile.TemporaryDirectory(prefix="nps-demo-") as tmp:
-        settings = Settings(
-            database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
-            survey_delay=timedelta(0),
-            embedded_worker=False,
-            delivery=["console"],
-            company_name="Demo Co",
-        )
-        import os
+        return _play(tickets, seed, f"sqlite:///{Path(tmp) / 'demo.db'}")
 
-        os.environ.setdefault("NPS_BOT_GENERIC_SECRET", SECRET)
-        secret = os.environ["NPS_BOT_GENERIC_SECRET"].split(",")[0]
-        ctx = AppContext.build(settings)
-        teams: dict[str, str] = {}
-        with (
-            BackgroundServer(create_app(ctx)) as server,
-            httpx.Client(base_url=server.url, timeout=10) as http,
-        ):
-            ctx.settings.public_url = server.url
-            for i in range(tickets):
-                body, team = _ticket(i, rnd)
-                raw = json.dumps(body).encode()
-                sig = signing.sign(secret, raw, int(time.time()))
-                r = http.post(
-                    "/webhooks/generic",
-                    content=raw,
-                    headers={signing.HEADER: sig, "content-type": "application/json"},
-                )
-                r.raise_for_status()
-                if r.json().get("survey_id"):
-                    teams[r.json()["survey_id"]] = team
-            worker = Worker(ctx)
-            while worker.run_once():
-                pass
-            answered = 0
-            for token, team in _sent_tokens(ctx, teams):
-                if rnd.random() > 0.8:  # some customers never answer
-                    continue
-                mean, spread = TEAMS[team]
-                score = max(0, min(10, round(rnd.gauss(mean, spread))))
-                http.post(f"/s/{token}", data={"score": score}).raise_for_status()
-                group = classify(score)
-                if rnd.random() < 0.6:
-                    http.post(f"/s/{token}/comment", data={"comment": rnd.choice(COMMENTS[group])}).raise_for_status()
-                answered += 1
-        report = score_report(ctx.engine, parse_period("30d", ctx.clock.now()), "team", min_n=settings.min_segment_n)
-        ctx.engine.dispose()
-        header = f"Demo: {tickets} tickets closed, {len(teams)} surveys sent, {answered} answered.\n"
-        header += "/nps score 30d by team\n"
-        return header + render(report)
+
+def _play(tickets: int, seed: int, database_url: str) -> str:
+    rnd = random.Random(seed)
+    # Ids unique per run, so a kept database can take the demo again (the customers too: throttling).
+    run = f"{int(time.time() * 1000):x}"
+    settings = Settings(
+        database_url=database_url,
+        survey_delay=timedelta(0),
+        embedded_worker=False,
+        delivery=["console"],
+        company_name="Demo Co",
+    )
+    import os
+
+    os.environ.setdefault("NPS_BOT_GENERIC_SECRET", SECRET)
+    secret = os.environ["NPS_BOT_GENERIC_SECRET"].split(",")[0]
+    ctx = AppContext.build(settings)
+    teams: dict[str, str] = {}
+    with (
+        BackgroundServer(create_app(ctx)) as server,
+        httpx.Client(base_url=server.url, timeout=10) as http,
+    ):
+        ctx.settings.public_url = server.url
+        for i in range(tickets):
+            body, team = _ticket(i, rnd, run)
+            raw = json.dumps(body).encode()
+            sig = signing.sign(secret, raw, int(time.time()))
+            r = http.post(
+                "/webhooks/generic",
+                content=raw,
+                headers={signing.HEADER: sig, "content-type": "application/json"},
+            )
+            r.raise_for_status()
+            if r.json().get("survey_id"):
+                teams[r.json()["survey_id"]] = team
+        worker = Worker(ctx)
+        while worker.run_once():
+            pass
+        answered = 0
+        for token, team in _sent_tokens(ctx, teams):
+            if rnd.random() > 0.8:  # some customers never answer
+                continue
+            mean, spread = TEAMS[team]
+            score = max(0, min(10, round(rnd.gauss(mean, spread))))
+            http.post(f"/s/{token}", data={"score": score}).raise_for_status()
+            group = classify(score)
+            if rnd.random() < 0.6:
+                http.post(f"/s/{token}/comment", data={"comment": rnd.choice(COMMENTS[group])}).raise_for_status()
+            answered += 1
+    report = score_report(ctx.engine, parse_period("30d", ctx.clock.now()), "team", min_n=settings.min_segment_n)
+    ctx.engine.dispose()
+    header = f"Demo: {tickets} tickets closed, {len(teams)} surveys sent, {answered} answered.\n"
+    header += "/nps score 30d by team\n"
+    return header + render(report)
 
 
 def _sent_tokens(ctx: AppContext, teams: dict[int, str]) -> list[tuple[str, str]]:

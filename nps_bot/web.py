@@ -19,6 +19,7 @@ from nps_bot.app import AppContext
 from nps_bot.delivery.worker import Worker
 from nps_bot.models import ScheduleOutcome
 from nps_bot.plugin.ports import Parsed, ProvidesLifespan, ProvidesRoutes, WebhookError, WebhookRequest
+from nps_bot.plugin.requests import BodyTooLarge, read_limited
 from nps_bot.surveys.page import survey_page_routes, unsubscribe_routes
 
 log = logging.getLogger(__name__)
@@ -26,25 +27,6 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
 # Input that makes a parser fail this way is the sender's problem (4xx), not a server error.
 _BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """Read the body, refusing early (by Content-Length) or as soon as it grows past `limit`."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _outcome_json(outcome: ScheduleOutcome) -> dict[str, object]:

@@ -1,6 +1,8 @@
-"""The `nps-bot` command line: demo, migrate, digest --print."""
+"""The `nps-bot` command line: demo, migrate, digest --print, try, config."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -63,5 +65,66 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("serve", "worker", "migrate", "demo", "digest", "import"):
+    for command in ("serve", "worker", "migrate", "demo", "try", "digest", "import", "config"):
         assert f"    {command} " in out
+
+
+def test_demo_is_quiet_and_can_keep_its_data(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    assert main(["demo", "--tickets", "12", "--seed", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""  # the story only, no log
+    assert "That database was temporary" in out and "nps-bot demo --database sqlite:///demo.db" in out
+    url = f"sqlite:///{tmp_path / 'kept.db'}"
+    assert main(["demo", "--tickets", "12", "--seed", "3", "--database", url]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "Demo: 12 tickets closed, 12 surveys sent" in out
+    assert f"kept in {url}" in out and f"NPS_BOT_DATABASE_URL={url} nps-bot digest --print --period 30d" in out
+    # Played again on the same database: new tickets and customers, not duplicates or throttled ones.
+    assert main(["demo", "--tickets", "12", "--seed", "3", "--database", url, "-v"]) == 0
+    out, err = capsys.readouterr()
+    assert "Demo: 12 tickets closed, 12 surveys sent" in out
+    assert "[console] would send" in err  # -v: the service's log
+    # The next command the demo names works on the kept data.
+    monkeypatch.setenv("NPS_BOT_DATABASE_URL", url)
+    assert main(["digest", "--print", "--period", "30d"]) == 0
+    digest = capsys.readouterr().out
+    assert "NPS last 30 days" in digest and "answers" in digest and "No answers" not in digest.split("\n")[2]
+
+
+def test_config_lists_settings_masks_secrets_and_names_their_source(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    for name in [k for k in os.environ if k.startswith(("NPS_BOT_", "SLACK_"))]:
+        monkeypatch.delenv(name)
+    (tmp_path / ".env").write_text("NPS_BOT_DATABASE_URL=postgresql://app:hunter2@db/nps\nSLACK_BOT_TOKEN=xoxb-1-2\n")
+    monkeypatch.setenv("NPS_BOT_GENERIC_SECRET", "inbound-secret")
+    monkeypatch.setenv("NPS_BOT_ZENDESK_SIGNING_SECRET", "zd-secret")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith("  ")}
+    assert rows["NPS_BOT_DATABASE_URL"] == ["postgresql://app:***@db/nps", ".env"]
+    assert rows["SLACK_BOT_TOKEN"] == ["****", ".env"]
+    assert rows["NPS_BOT_GENERIC_SECRET"] == ["****", "env"]
+    assert rows["NPS_BOT_ZENDESK_SIGNING_SECRET"] == ["****", "env"]  # set, so listed outside the main table
+    assert rows["NPS_BOT_PORT"] == ["8080", "default"] and rows["NPS_BOT_SURVEY_DELAY"] == ["1h", "default"]
+    assert "NPS_BOT_FRESHDESK_DOMAIN" not in rows  # unset vendor settings: only with --all
+    assert not any(word in out for word in ("hunter2", "xoxb-1-2", "inbound-secret", "zd-secret"))
+    assert main(["config", "--all"]) == 0
+    assert "NPS_BOT_FRESHDESK_DOMAIN" in capsys.readouterr().out
+
+
+def test_try_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NPS_BOT_GENERIC_SECRET", raising=False)
+    assert main(["try", "--email", "someone@example.com"]) == 2
+    assert "NPS_BOT_GENERIC_SECRET is not set" in capsys.readouterr().err
+    monkeypatch.setenv("NPS_BOT_GENERIC_SECRET", "s")
+    assert main(["try", "--email", "someone@example.com", "--url", "http://127.0.0.1:1", "--wait", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nps-bot try: nothing answers at http://127.0.0.1:1") and len(err.splitlines()) == 1
+    assert main(["try", "--email", "not-an-address"]) == 2

@@ -88,7 +88,13 @@ def test_score_trend_and_comments_for_csat_and_ces(live: Live) -> None:
 
 def test_help_lists_the_csat_and_ces_forms(live: Live) -> None:
     text = nps(live, "help")["text"]
-    for form in ("/nps score csat 30d by team", "/nps score ces", "/nps trend csat", "/nps comments csat", "csat&lt;=N"):
+    for form in (
+        "/nps score csat 30d by team",
+        "/nps score ces",
+        "/nps trend csat",
+        "/nps comments csat",
+        "csat&lt;=N",
+    ):
         assert form in text
     assert "<customer attribute>" not in text and "&lt;customer attribute&gt;" in text
 

@@ -57,7 +57,7 @@ urls = st.one_of(
 )
 kinds = st.sampled_from(["nps", "csat", "ces"])
 FUZZ = settings(
-    max_examples=40,
+    max_examples=75,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
@@ -205,8 +205,8 @@ def test_report_trend_and_comment_replies(
 ) -> None:
     check_message(report_blocks(report))
     check_message(comments_blocks(rows, label, kind))
-    points = [TrendPoint(NOW - timedelta(weeks=i), NpsCounts(i, 1, 2), kind, i % 9, i % 5, 4.0 * i, 20.0 * i)
-              for i in range(weeks)]  # fmt: skip
+    points = [TrendPoint(NOW - timedelta(weeks=i), NpsCounts(i, 1, 2), kind, i % 9, i % 5 if i % 5 <= i % 9 else 0,
+                         4.0 * (i % 9), 16.0 * (i % 9) + i % 2) for i in range(weeks)]  # fmt: skip
     check_message(trend_blocks(points, weeks, 10, kind))
 
 

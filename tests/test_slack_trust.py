@@ -174,7 +174,16 @@ def test_button_values_that_are_not_scores_show_no_python_errors(live: Live, fak
 
 
 @pytest.mark.parametrize(
-    "text", ["trend ²", "trend " + "9" * 5000, "score 0001-01-01..9999-12-31", "comments 0001-01-01..9999-12-31"]
+    "text",
+    [
+        "trend ²",
+        "trend " + "9" * 5000,
+        "score 0001-01-01..9999-12-31",
+        "comments 0001-01-01..9999-12-31",
+        "digest here weekly mon 09:00 by " + "x" * 65,
+        "alerts here team=" + "x" * 256,
+    ],
+    ids=["superscript", "5000-digits", "huge-range", "huge-range-comments", "long-segment", "long-segment-value"],
 )
 def test_odd_input_answers_with_usage(live: Live, text: str) -> None:
     reply = nps(live, text)["text"]

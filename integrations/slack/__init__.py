@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk import WebClient
@@ -21,6 +21,7 @@ from integrations.slack.services.digests import DigestJob
 from integrations.slack.settings import SlackSettings
 from nps_bot.models import Answer
 from nps_bot.plugin.ports import DeliveryChannel, Host, PeriodicJob
+from nps_bot.plugin.requests import BodyTooLarge, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,12 @@ class SlackIntegration:
                 return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
             except ClientDisconnect:
                 return Response(status_code=400)
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:  # Bolt would fail decoding it: Slack only ever sends UTF-8
+                return JSONResponse({"error": "body is not UTF-8"}, status_code=400)
+            if not _well_formed_signature(request.headers):  # Bolt's verifier raises (500) on these
+                return JSONResponse({"error": "missing or malformed Slack signature headers"}, status_code=401)
             # Bolt reads the body again: hand it a request that replays what was read (within the limit).
             return await self.handler.handle(replayed(request, body))
 
@@ -94,23 +101,11 @@ class SlackIntegration:
             await socket.close_async()
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, refused early (by Content-Length) or as soon as it grows past `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _well_formed_signature(headers: Mapping[str, str]) -> bool:
+    """Slack's headers as Slack sends them: a unix-seconds timestamp and an ASCII `v0=` signature."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    return timestamp.isascii() and timestamp.isdigit() and signature.isascii() and signature.startswith("v0=")
 
 
 def replayed(request: Request, body: bytes) -> Request:

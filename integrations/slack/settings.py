@@ -11,14 +11,32 @@ class SlackSettings(BaseSettings):
 
     model_config = base_config("NPS_BOT_SLACK_")
 
-    bot_token: str | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "NPS_BOT_SLACK_BOT_TOKEN"))
-    signing_secret: str | None = Field(
-        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "NPS_BOT_SLACK_SIGNING_SECRET")
+    bot_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "NPS_BOT_SLACK_BOT_TOKEN"),
+        description="`xoxb-…`; without it Slack is off and the console channel logs surveys",
     )
-    app_token: str | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "NPS_BOT_SLACK_APP_TOKEN"))
+    signing_secret: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "NPS_BOT_SLACK_SIGNING_SECRET"),
+        description="verifies requests to `/slack/events`",
+    )
+    app_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN", "NPS_BOT_SLACK_APP_TOKEN"),
+        description="`xapp-…`: use Socket Mode (no public URL needed)",
+    )
     # Base URL of the Web API: tests and Enterprise Grid proxies point it elsewhere.
-    api_url: str = Field("https://slack.com/api/", validation_alias=AliasChoices("NPS_BOT_SLACK_API_URL"))
+    api_url: str = Field(
+        "https://slack.com/api/",
+        validation_alias=AliasChoices("NPS_BOT_SLACK_API_URL"),
+        description="Web API base URL (tests, proxies)",
+    )
     # Longest Retry-After we wait for inside a call; longer ones reschedule the work instead.
-    max_inline_wait: float = 5.0
-    timeout: float = 10.0
-    admins: CsvList = Field(default_factory=list)
+    max_inline_wait: float = Field(
+        5.0, description="longest `Retry-After` (seconds) waited out inside a call; longer ones reschedule"
+    )
+    timeout: float = Field(10.0, description="seconds per Web API call")
+    admins: CsvList = Field(
+        default_factory=list, description="more Slack user ids with admin rights, as `NPS_BOT_ADMINS`"
+    )

@@ -32,11 +32,15 @@ _QUEUE = LeasedQueue(outbox)
 class OutboundSettings(BaseSettings):
     model_config = base_config("NPS_BOT_WEBHOOK_")
 
-    urls: CsvList = Field(default_factory=list)
-    secret: str | None = None
-    max_attempts: int = 8
-    lease: Duration = timedelta(minutes=2)
-    batch_size: int = 20
+    urls: CsvList = Field(
+        default_factory=list, description="comma-separated URLs that receive signed answer and alert events"
+    )
+    secret: str | None = Field(
+        None, description="signs the events nps-bot *sends* (`X-NPS-Signature`); not the generic secret"
+    )
+    max_attempts: int = Field(8, description="tries per event before it is marked failed")
+    lease: Duration = Field(timedelta(minutes=2), description="how long a sender's claim on an event lasts")
+    batch_size: int = Field(20, description="events one worker sends at a time")
 
 
 def enqueue(

@@ -144,7 +144,7 @@ def link(url: str | None, label: str) -> str:
         not url
         or not url.lower().startswith(("https://", "http://"))
         or len(url) > LINK_URL
-        or any(c in url for c in "|<> \t\r\n")
+        or any(c in "|<>" or c.isspace() or not c.isprintable() for c in url)
     ):
         return ""
     return f"<{escape(url)}|{shown}>"

@@ -131,6 +131,8 @@ def refusal(inv: Invocation, text: str) -> Reply | None:
 
 
 def handle(inv: Invocation, text: str) -> Reply:
+    if "\x00" in text:  # PostgreSQL cannot compare text with NUL in it: no command needs one
+        return usage("the command contains a NUL character")
     words = text.split()
     if not words or words[0].lower() in {"help", "?"}:
         return usage()
@@ -183,11 +185,22 @@ def cmd_trend(inv: Invocation, args: list[str]) -> Reply:
 _GROUPS = {"detractors": "detractor", "passives": "passive", "promoters": "promoter"}
 
 
+SEGMENT_NAME_MAX, SEGMENT_VALUE_MAX = 64, 255  # what a subscription row stores
+
+
+def segment_name(word: str) -> str:
+    if len(word) > SEGMENT_NAME_MAX:
+        raise Usage(f"a segment name has at most {SEGMENT_NAME_MAX} characters")
+    return word
+
+
 def parse_segment(word: str) -> tuple[str, str]:
     match = _SEGMENT.match(word)
     if not match:
-        raise Usage(f"`{word}` is not a segment filter like team=Billing")
-    return match.group(1).lower(), match.group(2)
+        raise Usage(f"`{kit.fit(word, 100)}` is not a segment filter like team=Billing")
+    if len(match.group(2)) > SEGMENT_VALUE_MAX:
+        raise Usage(f"a segment value has at most {SEGMENT_VALUE_MAX} characters")
+    return segment_name(match.group(1).lower()), match.group(2)
 
 
 def cmd_comments(inv: Invocation, args: list[str]) -> Reply:
@@ -269,7 +282,7 @@ def cmd_digest(inv: Invocation, args: list[str]) -> Reply:
         at = rest.index("by")
         if at != len(rest) - 2:
             raise Usage("expected `by <segment>` at the end")
-        dimension = rest[at + 1]
+        dimension = segment_name(rest[at + 1])
         rest = rest[:at]
     try:
         cron = rule_from_words(*rest)
