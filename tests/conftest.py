@@ -5,10 +5,12 @@ NPS_BOT_TEST_POSTGRES_URL points at a server, as it does in CI)."""
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +21,7 @@ from nps_bot.app import AppContext
 from nps_bot.clock import ManualClock
 from nps_bot.config import Settings
 from nps_bot.server import BackgroundServer
+from nps_bot.store import create_engine_for, migrate
 from nps_bot.web import create_app
 from tests.fakes.slack import FakeSlack, fake_slack  # noqa: F401
 from tests.support.app import GENERIC_SECRET, SLACK_SIGNING_SECRET, Live, generic_event  # noqa: F401
@@ -42,25 +45,76 @@ def clock() -> ManualClock:
     return ManualClock(datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
 
 
-def _pg_database() -> Iterator[str]:
+def _admin() -> sa.Engine:
     assert PG_URL
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    return sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+
+
+def _pg_database(template: str | None = None) -> Iterator[str]:
+    admin = _admin()
     name = f"nps_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield _pg_url(name)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
+def _pg_url(name: str) -> str:
+    assert PG_URL
+    return PG_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+# Migrating a new database for each of several hundred tests is a large share of the suite's time:
+# each database is copied from one migrated at the start of the session (a template database on
+# PostgreSQL, a file copy on SQLite). Tests of the migrations themselves use `blank_db_url`.
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "nps.db"
+    engine = create_engine_for(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_template() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("NPS_BOT_TEST_POSTGRES_URL not set (CI sets it)")
+    name = f"nps_template_{uuid.uuid4().hex[:12]}"
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine_for(_pg_url(name))
+    migrate(engine)
+    engine.dispose()  # a template database must have no sessions when it is copied
+    yield name
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """Runs the test on SQLite and, when a server is configured, on PostgreSQL."""
+    """Runs the test on SQLite and, when a server is configured, on PostgreSQL (schema at head)."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'nps.db'}"
+        target = tmp_path / "nps.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    if not PG_URL:
+        pytest.skip("NPS_BOT_TEST_POSTGRES_URL not set (CI sets it)")
+    yield from _pg_database(template=request.getfixturevalue("_pg_template"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def blank_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """An empty database (no schema) on SQLite and, when configured, PostgreSQL: for migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
         return
     if not PG_URL:
         pytest.skip("NPS_BOT_TEST_POSTGRES_URL not set (CI sets it)")
@@ -68,8 +122,10 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def db_url(tmp_path: Any) -> str:
-    return f"sqlite:///{tmp_path / 'nps.db'}"
+def db_url(tmp_path: Any, _sqlite_template: Path) -> str:
+    target = tmp_path / "nps.db"
+    shutil.copyfile(_sqlite_template, target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture

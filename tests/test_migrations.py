@@ -30,8 +30,8 @@ COMPARE_OPTS = {"compare_type": True, "compare_server_default": True}
 
 
 @pytest.fixture
-def migrated(any_db_url: str) -> Iterator[Engine]:
-    engine = create_engine_for(any_db_url)
+def migrated(blank_db_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(blank_db_url)
     migrate(engine)
     yield engine
     engine.dispose()

@@ -151,10 +151,10 @@ def test_report_counts_in_sql(ctx: AppContext) -> None:
     assert empty.overall.counts.n == 0 and empty.segments == ()
 
 
-def test_migration_0005_moves_attempt_markers_into_columns(any_db_url: str) -> None:
+def test_migration_0005_moves_attempt_markers_into_columns(blank_db_url: str) -> None:
     from nps_bot.store import create_engine_for, migrate
 
-    engine = create_engine_for(any_db_url)
+    engine = create_engine_for(blank_db_url)
     try:
         migrate(engine, "0004")
         at = START.replace(tzinfo=None)
