@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import respx
 
 from integrations.chatwoot.connector import compute_signature
 from nps_bot.models import Interaction
 from nps_bot.plugin import signing
-from nps_bot.plugin.ports import WebhookRequest
+from nps_bot.plugin.ports import BadPayload, WebhookRequest
 from tests.conftest import GENERIC_SECRET, Live
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -377,6 +378,14 @@ def parse_one(connector: Any, req: WebhookRequest) -> Interaction:
     assert parsed.ignored is None, parsed.ignored
     [interaction] = parsed.interactions
     return interaction
+
+
+def bad_payload_reason(connector: Any, req: WebhookRequest) -> str:
+    """The reason `parse` refuses a request that `verify` accepts (authentic, but malformed)."""
+    connector.verify(req)
+    with pytest.raises(BadPayload) as exc:
+        connector.parse(req)
+    return exc.value.reason
 
 
 def parse_ignored(connector: Any, req: WebhookRequest) -> str:

@@ -10,11 +10,12 @@ import pytest
 
 from integrations.zendesk import ZendeskConnector, ZendeskSettings
 from integrations.zendesk.signature import SignatureError, compute, verify
-from nps_bot.plugin.ports import BadPayload, Unauthorized
+from nps_bot.plugin.ports import Unauthorized
 from tests.connectors.helpers import (
     DELETE,
     NOW,
     ZENDESK_SECRET,
+    bad_payload_reason,
     check,
     load,
     raw_of,
@@ -184,12 +185,7 @@ def test_other_events_are_ignored(name: str, change: dict[str, Any] | None, reas
     ],
 )
 def test_malformed_or_wrong_shape_is_bad_payload(raw: bytes, reason: str) -> None:
-    c = connector()
-    req = signed(raw)
-    c.verify(req)
-    with pytest.raises(BadPayload) as exc:
-        c.parse(req)
-    assert reason in exc.value.reason
+    assert reason in bad_payload_reason(connector(), signed(raw))
 
 
 # -- verify -------------------------------------------------------------------------------------------
