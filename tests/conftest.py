@@ -4,6 +4,7 @@ NPS_BOT_TEST_POSTGRES_URL points at a server, as it does in CI)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -38,6 +39,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
         if name.startswith(("NPS_BOT_", "SLACK_")) and name != "NPS_BOT_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+    # Commands under test (`main([...])`) call logs.setup(), which points the root logger at this
+    # test's captured stderr; put the root logger back so later threads never log to a closed file.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
 
 
 @pytest.fixture
