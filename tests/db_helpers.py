@@ -15,6 +15,17 @@ def survey_rows(live: Live) -> list[Any]:
         return list(conn.execute(sa.select(surveys).order_by(surveys.c.id)))
 
 
+def rows(live: Live, table: sa.Table) -> list[Any]:
+    with live.ctx.engine.connect() as conn:
+        return list(conn.execute(sa.select(table)))
+
+
+def only_survey(live: Live) -> Any:
+    """The one survey the test expects; fails when there are none or several."""
+    (row,) = rows(live, surveys)
+    return row
+
+
 def tags_of(live: Live, survey_id: int) -> set[str]:
     with live.ctx.engine.connect() as conn:
         return set(conn.execute(sa.select(survey_tags.c.tag).where(survey_tags.c.survey_id == survey_id)).scalars())

@@ -13,24 +13,15 @@ from typing import Any
 
 import pytest
 import respx
-import sqlalchemy as sa
 
 from nps_bot.store.schema import survey_attributes, survey_tags, surveys, webhook_events
 from tests.conftest import Live
 from tests.connectors.helpers import FIXTURES, fixture, post_liveagent
 from tests.connectors.helpers import LIVEAGENT_ENV as ENV
+from tests.db_helpers import only_survey as survey
+from tests.db_helpers import rows
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
-
-
-def rows(live: Live, table: sa.Table) -> list[Any]:
-    with live.ctx.engine.connect() as conn:
-        return list(conn.execute(sa.select(table)))
-
-
-def survey(live: Live) -> Any:
-    (row,) = rows(live, surveys)
-    return row
 
 
 @pytest.fixture

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 import respx
-import sqlalchemy as sa
 
-from nps_bot.store.schema import survey_attributes, survey_tags, surveys
 from tests.conftest import Live
 from tests.connectors.helpers import FIXTURES as _FIXTURES
 from tests.connectors.helpers import LIVEAGENT_BASE as BASE
@@ -21,26 +19,12 @@ from tests.connectors.helpers import LIVEAGENT_ENV as ENV
 from tests.connectors.helpers import LIVEAGENT_MESSAGES_URL as MESSAGES
 from tests.connectors.helpers import LIVEAGENT_TICKET_URL as TICKET
 from tests.connectors.helpers import fixture, post_liveagent
+from tests.db_helpers import only_survey as survey
 
 FIXTURES = _FIXTURES / "liveagent"
 
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
-
-
-def rows(live: Live, table: sa.Table) -> list[Any]:
-    with live.ctx.engine.connect() as conn:
-        return list(conn.execute(sa.select(table)))
-
-
-def survey(live: Live) -> Any:
-    (row,) = rows(live, surveys)
-    return row
-
-
-@pytest.fixture
-def live(shared_live: Callable[..., Live]) -> Live:
-    return shared_live(env=ENV)
 
 
 @pytest.fixture
@@ -54,26 +38,6 @@ def router() -> Iterator[respx.MockRouter]:
     with respx.mock(assert_all_called=False) as mock:
         mock.route(host="127.0.0.1").pass_through()
         yield mock
-
-
-def assert_scheduled_with_fields(live: Live, response: httpx.Response) -> None:
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] == "scheduled"
-    row = survey(live)
-    assert (row.connector, row.ticket_id, row.kind) == ("liveagent", "a9f3c2d1", "nps")
-    assert (row.agent_id, row.agent_name) == ("7c1e9b02", "Ona Petraitė")
-    assert (row.team, row.channel, row.subject) == ("Billing", "email", "Invoice shows the wrong VAT")
-    assert row.language == "lt"
-    assert row.closed_at == datetime(2026, 11, 20, 9, 55, tzinfo=UTC)
-    assert row.reply_context == {
-        "ticket_id": "a9f3c2d1",
-        "conversation_id": "a9f3c2d1",
-        "ticket_code": "KQR-GHT-418",
-        "status": "R",
-    }
-    assert sorted(t.tag for t in rows(live, survey_tags)) == ["billing", "vat"]
-    assert {a.name: a.value for a in rows(live, survey_attributes)} == {"plan": "pro", "language": "lt"}
-    assert row.customer_key == "email:ruta@example.com"
 
 
 def schedule(live: Live, **overrides: Any) -> None:
