@@ -107,6 +107,11 @@ def retry_delay(failed: int) -> timedelta:
     return RETRY_AFTER * 2 ** max(0, failed - 1)
 
 
+def _slot(sub_id: int, slot: datetime) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+    """The digest_runs row of one subscription's slot."""
+    return digest_runs.c.subscription_id == sub_id, digest_runs.c.slot_at == slot
+
+
 class Claim(enum.Enum):
     CLAIMED = "claimed"  # post it now
     BUSY = "busy"  # another worker holds it, or it waits for its retry
@@ -119,7 +124,7 @@ def take(engine: Engine, sub_id: int, slot: datetime, owner: str, now: datetime)
 
     Reads before it writes, so the polls between slots (nearly all of them) take no write lock.
     """
-    key = (digest_runs.c.subscription_id == sub_id, digest_runs.c.slot_at == slot)
+    key = _slot(sub_id, slot)
     current = sa.select(
         digest_runs.c.claimed_by,
         digest_runs.c.claimed_at,
@@ -163,11 +168,7 @@ def mark_posted(engine: Engine, sub_id: int, slot: datetime, ref: str, now: date
     with engine.begin() as conn:
         conn.execute(
             digest_runs.update()
-            .where(
-                digest_runs.c.subscription_id == sub_id,
-                digest_runs.c.slot_at == slot,
-                digest_runs.c.posted_at.is_(None),
-            )
+            .where(*_slot(sub_id, slot), digest_runs.c.posted_at.is_(None))
             .values(posted_at=now, message_ref=ref[:255], error=None)
         )
 
@@ -177,11 +178,7 @@ def note_posted(engine: Engine, sub_id: int, slot: datetime, note: str) -> None:
     with engine.begin() as conn:
         conn.execute(
             digest_runs.update()
-            .where(
-                digest_runs.c.subscription_id == sub_id,
-                digest_runs.c.slot_at == slot,
-                digest_runs.c.posted_at.is_not(None),
-            )
+            .where(*_slot(sub_id, slot), digest_runs.c.posted_at.is_not(None))
             .values(error=note[:2000])
         )
 
@@ -192,7 +189,7 @@ def mark_failed(
     """Count a failed post and keep the claim, so the retry waits for its backoff; `final` gives up
     on the slot at once. With `owner`, a worker whose claim was taken over meanwhile counts nothing.
     Returns True when the slot will be tried again."""
-    key = [digest_runs.c.subscription_id == sub_id, digest_runs.c.slot_at == slot, digest_runs.c.posted_at.is_(None)]
+    key = [*_slot(sub_id, slot), digest_runs.c.posted_at.is_(None)]
     if owner is not None:
         key.append(digest_runs.c.claimed_by == owner)
     with engine.begin() as conn:

@@ -42,8 +42,8 @@ __all__ = [
     "ProvidesRoutes",
     "ReplyPoster",
     "SurveyEnricher",
-    "SurveyError",
-    "SurveyNames",  # raised by Host.surveys (e.g. record_external_answer) for answers it cannot take
+    "SurveyError",  # raised by Host.surveys (e.g. record_external_answer) for answers it cannot take
+    "SurveyNames",
     "Unauthorized",
     "WebhookError",
     "WebhookRequest",

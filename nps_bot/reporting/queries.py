@@ -77,8 +77,28 @@ def _normal_change(cur: Estimate, prev: Estimate, confidence: float = 0.95, min_
     return Change(delta, z, p_value, p_value < 1.0 - confidence and min(cur.n, prev.n) >= min_n)
 
 
+class _Scored:
+    """Answer count and score estimate from the aggregates a segment or a trend week carries."""
+
+    __slots__ = ()
+    counts: NpsCounts
+    kind: str
+    answers: int
+    satisfied: int
+    total: float
+    sum_squares: float
+
+    @property
+    def n(self) -> int:
+        return self.counts.n if self.kind == "nps" else self.answers
+
+    @property
+    def estimate(self) -> Estimate:
+        return _estimate(self.kind, self.counts, self.answers, self.satisfied, self.total, self.sum_squares)
+
+
 @dataclass(frozen=True, slots=True)
-class SegmentStats:
+class SegmentStats(_Scored):
     key: str | None
     counts: NpsCounts  # NPS groups; all zero for CSAT/CES
     sent: int  # surveys that reached customers in the period
@@ -90,14 +110,6 @@ class SegmentStats:
     sum_squares: float = 0.0  # CES SUM(score * score)
     previous: SegmentStats | None = None  # same segment, previous equal period
     min_n: int = 1  # fewer answers than this in either period: no change is called significant
-
-    @property
-    def n(self) -> int:
-        return self.counts.n if self.kind == "nps" else self.answers
-
-    @property
-    def estimate(self) -> Estimate:
-        return _estimate(self.kind, self.counts, self.answers, self.satisfied, self.total, self.sum_squares)
 
     @property
     def response_rate(self) -> float | None:
@@ -303,7 +315,7 @@ def score_report(
 
 
 @dataclass(frozen=True, slots=True)
-class TrendPoint:
+class TrendPoint(_Scored):
     week_start: datetime  # Monday 00:00 UTC
     counts: NpsCounts
     kind: str = "nps"
@@ -311,14 +323,6 @@ class TrendPoint:
     satisfied: int = 0
     total: float = 0.0
     sum_squares: float = 0.0
-
-    @property
-    def n(self) -> int:
-        return self.counts.n if self.kind == "nps" else self.answers
-
-    @property
-    def estimate(self) -> Estimate:
-        return _estimate(self.kind, self.counts, self.answers, self.satisfied, self.total, self.sum_squares)
 
 
 def week_start(at: datetime) -> datetime:
