@@ -212,3 +212,28 @@ def test_nul_characters_are_dropped_at_the_edge_on_every_database(ctx: AppContex
     ctx.surveys.record_score(token, 9, source="web")
     answer = ctx.surveys.record_comment(token, "fast\x00 and kind")
     assert answer.comment == "fast and kind"
+
+
+def test_migration_0007_moves_the_alert_kind_out_of_dimension(blank_db_url: str) -> None:
+    from nps_bot.followups.subscriptions import list_for
+    from nps_bot.store import create_engine_for, migrate
+
+    engine = create_engine_for(blank_db_url)
+    try:
+        migrate(engine, "0006")
+        at = START.replace(tzinfo=None)
+        rules = [(1, "alert", "C1", "csat"), (2, "alert", "C2", None), (3, "digest", "C3", "team")]
+        with engine.begin() as conn:
+            for id_, kind, channel, dimension in rules:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO subscriptions (id, kind, platform, channel_id, created_at, dimension) "
+                        "VALUES (:id, :kind, 'slack', :channel, :at, :dimension)"
+                    ),
+                    {"id": id_, "kind": kind, "channel": channel, "at": at, "dimension": dimension},
+                )
+        migrate(engine)
+        got = {s.channel_id: (s.survey_kind, s.dimension) for s in list_for(engine)}
+        assert got == {"C1": ("csat", None), "C2": ("nps", None), "C3": ("nps", "team")}
+    finally:
+        engine.dispose()

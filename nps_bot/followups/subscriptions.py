@@ -31,23 +31,12 @@ class Subscription:
     max_score: int | None = None
     filter_dimension: str | None = None
     filter_value: str | None = None
-
-    @property
-    def survey_kind(self) -> str:
-        """The survey kind an alert rule watches: stored in `dimension`, which alerts do not otherwise use
-        (NULL, as in rules made before CSAT and CES alerts, means NPS)."""
-        return self.dimension if self.kind == "alert" and self.dimension in ALERT_KINDS else "nps"
+    survey_kind: str = "nps"  # the survey kind an alert rule watches
 
 
-ALERT_KINDS = ("csat", "ces")
-
-
-def alert_rule_kind(kind: str) -> str | None:
-    """What an alert rule stores in `dimension` for the survey kind it watches (see Subscription.survey_kind)."""
-    return kind if kind in ALERT_KINDS else None
-
-
-_FIELDS = ("cron", "timezone", "period_days", "dimension", "max_score", "filter_dimension", "filter_value")
+_FIELDS = (
+    "cron", "timezone", "period_days", "dimension", "max_score", "filter_dimension", "filter_value", "survey_kind",
+)  # fmt: skip
 
 
 def save(
@@ -63,7 +52,7 @@ def save(
     unknown = set(rule) - set(_FIELDS)
     if unknown:
         raise TypeError(f"unknown subscription fields: {sorted(unknown)}")
-    values = {f: rule.get(f) for f in _FIELDS}
+    values = {f: rule.get(f) for f in _FIELDS} | {"survey_kind": rule.get("survey_kind") or "nps"}
     with engine.begin() as conn:
         upsert(
             conn,

@@ -188,6 +188,7 @@ subscriptions = Table(
     Column("max_score", Integer),
     Column("filter_dimension", String(64)),
     Column("filter_value", String(255)),
+    Column("survey_kind", String(8), nullable=False, default="nps", server_default="nps"),  # what a rule watches
     UniqueConstraint("platform", "kind", "channel_id"),
 )
 

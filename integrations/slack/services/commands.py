@@ -22,7 +22,6 @@ from integrations.slack.blocks.reports import comments_blocks, report_blocks, tr
 from integrations.slack.services import PLATFORM
 from nps_bot.followups import subscriptions
 from nps_bot.followups.schedule import rule_from_words
-from nps_bot.followups.subscriptions import alert_rule_kind
 from nps_bot.models import SCALES, Customer, Interaction
 from nps_bot.plugin.ports import Host
 from nps_bot.reporting.export import export_table
@@ -329,7 +328,7 @@ def cmd_alerts(inv: Invocation, args: list[str]) -> Reply:
     _subscribe(
         inv,
         "alert",
-        dimension=alert_rule_kind(kind),
+        survey_kind=kind,
         max_score=max_score,
         filter_dimension=segment[0] if segment else None,
         filter_value=segment[1] if segment else None,
