@@ -74,34 +74,20 @@ class Worker:
         expires_at: datetime | None,
         channels: list[DeliveryChannel],
     ) -> None:
-        survey = self._enrich(survey)
         now = self.ctx.clock.now()
         engine = self.ctx.engine
+        throttle = self.ctx.settings.throttle_days
         if expires_at and now >= expires_at:
-            claims.finish(
-                engine, survey.id, self.owner, now, state=SurveyState.EXPIRED, reason="not sent before expiry"
-            )
-            log.warning("survey %d expired before it could be sent", survey.id)
+            self._skip(survey, SurveyState.EXPIRED, "not sent before expiry", now)
             return
-        since = now - timedelta(days=self.ctx.settings.throttle_days)
-        if (
-            customer_key
-            and self.ctx.settings.throttle_days
-            and claims.reached_recently(engine, customer_key, since, survey.id)
-        ):
-            claims.finish(
-                engine,
-                survey.id,
-                self.owner,
-                now,
-                state=SurveyState.SUPPRESSED,
-                reason="throttled: surveyed recently",
-            )
+        since = now - timedelta(days=throttle)
+        if customer_key and throttle and claims.reached_recently(engine, customer_key, since, survey.id):
+            self._skip(survey, SurveyState.SUPPRESSED, "throttled: surveyed recently", now)
             return
         if unsubscribe.is_unsubscribed(self.ctx.surveys, survey.customer_email):  # since it was scheduled
-            claims.finish(engine, survey.id, self.owner, now, state=SurveyState.SUPPRESSED, reason=unsubscribe.REASON)
-            log.info("survey %d suppressed: the customer unsubscribed", survey.id)
+            self._skip(survey, SurveyState.SUPPRESSED, unsubscribe.REASON, now)
             return
+        survey = self._enrich(survey)  # only for surveys that will be sent: it may call the vendor's API
         reasons: list[str] = []
         for channel in channels:
             # Check ownership (and extend the lease) right before each external call: a worker whose
@@ -145,6 +131,11 @@ class Worker:
         reason = "; ".join(reasons) or "no delivery channel configured"
         claims.finish(engine, survey.id, self.owner, now, state=SurveyState.UNDELIVERABLE, reason=reason[:255])
         log.warning("survey %d undeliverable: %s", survey.id, reason)
+
+    def _skip(self, survey: OutgoingSurvey, state: SurveyState, reason: str, now: datetime) -> None:
+        """Close a survey that will not be sent, with the reason (while we still hold its lease)."""
+        claims.finish(self.ctx.engine, survey.id, self.owner, now, state=state, reason=reason)
+        log.info("survey %d not sent (%s): %s", survey.id, state, reason)
 
     def _enrich(self, survey: OutgoingSurvey) -> OutgoingSurvey:
         """Names for what the help desk's webhook named by id only (SurveyEnricher), stored before any
