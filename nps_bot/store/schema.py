@@ -64,6 +64,7 @@ customers = Table(
     Column("email", String(320)),
     Column("name", String(255)),
     Column("slack_user_id", String(64)),
+    Column("slack_checked_at", UtcDateTime),  # when slack_user_id was last looked up by e-mail
     Column("language", String(35)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -101,6 +102,7 @@ surveys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
+    Column("reminded_at", UtcDateTime),  # the one reminder of an unanswered survey
     UniqueConstraint("connector", "ticket_id", "kind"),
     Index("ix_surveys_state_due_at", "state", "due_at"),
     Index("ix_surveys_customer_key_created_at", "customer_key", "created_at"),
@@ -232,6 +234,17 @@ alerts = Table(
 
 # Outbound signed webhooks, written in the same transaction as the change they report and
 # delivered by the worker with backoff: nothing is lost when a receiver is down.
+# Rate limits of outbound APIs shared by every worker in every process: a 429 pauses the method
+# for all of them, and pacing hands out one slot at a time. Key: "<platform>:<method>".
+api_limits = Table(
+    "api_limits",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("paused_until", UtcDateTime),
+    Column("next_slot_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 outbox = Table(
     "outbox",
     metadata,
