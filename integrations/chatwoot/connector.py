@@ -9,7 +9,7 @@ from integrations.chatwoot import payloads as p
 from integrations.chatwoot.settings import ChatwootSettings
 from integrations.chatwoot.signature import SCHEME, TIMESTAMP_HEADER, compute_signature, signed_message
 from nps_bot.models import Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.plugin.auth import SharedToken
+from nps_bot.plugin.auth import SharedToken, TimestampSigned
 from nps_bot.plugin.http import LazyClient, json_body, send
 from nps_bot.plugin.payloads import agent_of, customer_of, invalid_is_bad_payload, language_code, pick_attributes
 from nps_bot.plugin.ports import BadPayload, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest, json_object
@@ -23,15 +23,14 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-class ChatwootConnector:
+class ChatwootConnector(TimestampSigned[ChatwootSettings]):
     """Account webhook in (signed, or a shared ?token=), outgoing conversation message out."""
 
     name = "chatwoot"
     client = LazyClient()
 
     def __init__(self, settings: ChatwootSettings, tolerance: float = 300.0) -> None:
-        self.settings = settings
-        self.tolerance = tolerance
+        super().__init__(settings, tolerance)
         self.token = SharedToken(self.name, "NPS_BOT_CHATWOOT_TOKEN")
 
     # -- inbound --------------------------------------------------------------------------------
@@ -59,8 +58,7 @@ class ChatwootConnector:
             sent_at = float(timestamp)
         except ValueError:
             raise Unauthorized("X-Chatwoot-Timestamp is not a Unix time") from None
-        if abs(request.received_at.timestamp() - sent_at) > self.tolerance:
-            raise Unauthorized("X-Chatwoot-Timestamp is outside the allowed window")
+        self.check_fresh(sent_at, request, "X-Chatwoot-Timestamp")
         if not SCHEME.matches(self.settings.secret, signature.strip(), signed_message(timestamp, request.body)):
             raise Unauthorized("signature does not match")
 

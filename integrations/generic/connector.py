@@ -12,7 +12,7 @@ from integrations.generic.payloads import (
 )
 from integrations.generic.settings import GenericSettings
 from nps_bot.models import Agent, Customer, Interaction
-from nps_bot.plugin.auth import require_secrets
+from nps_bot.plugin.auth import TimestampSigned, require_secrets
 from nps_bot.plugin.payloads import invalid_is_bad_payload, pick_attributes
 from nps_bot.plugin.ports import BadPayload, Parsed, WebhookRequest, json_object
 from nps_bot.plugin.signing import HEADER, verify
@@ -29,12 +29,8 @@ __all__ = [
 ]
 
 
-class GenericConnector:
+class GenericConnector(TimestampSigned[GenericSettings]):
     name = "generic"
-
-    def __init__(self, settings: GenericSettings, tolerance: float = 300.0) -> None:
-        self.settings = settings
-        self.tolerance = tolerance
 
     def verify(self, request: WebhookRequest) -> None:
         require_secrets(self.settings.secret, "NPS_BOT_GENERIC_SECRET", signed=True)

@@ -11,7 +11,7 @@ from integrations.zendesk import payloads as p
 from integrations.zendesk.settings import ZendeskSettings
 from integrations.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
-from nps_bot.plugin.auth import require_secrets
+from nps_bot.plugin.auth import TimestampSigned, require_secrets
 from nps_bot.plugin.http import LazyClient, json_body, send
 from nps_bot.plugin.names import NameCache, SurveyNames
 from nps_bot.plugin.payloads import (
@@ -31,15 +31,14 @@ log = logging.getLogger(__name__)
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
 
 
-class ZendeskConnector:
+class ZendeskConnector(TimestampSigned[ZendeskSettings]):
     """Webhook in (trigger body or ticket.status_changed event), public comment out."""
 
     name = "zendesk"
     client = LazyClient()
 
     def __init__(self, settings: ZendeskSettings, tolerance: float = 300.0) -> None:
-        self.settings = settings
-        self.tolerance = tolerance
+        super().__init__(settings, tolerance)
         self.names = NameCache(settings.names_ttl)
 
     # -- inbound --------------------------------------------------------------------------------

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nps_bot.plugin.auth import HmacScheme, base64_digest
+from nps_bot.plugin.auth import HmacScheme, SignatureError, base64_digest, check_fresh
 from nps_bot.plugin.payloads import parse_time
-from nps_bot.plugin.signing import SignatureError
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "SignatureError", "compute", "parse_timestamp", "verify"]
 
@@ -44,8 +43,7 @@ def verify(
     """Raise SignatureError (with a reason safe to return to the caller) unless the request is signed."""
     if not signature or not timestamp:
         raise SignatureError("missing X-Zendesk-Webhook-Signature or X-Zendesk-Webhook-Signature-Timestamp header")
-    if abs(now - parse_timestamp(timestamp)) > tolerance:
-        raise SignatureError("signature timestamp outside the allowed window (replayed or clock skew)")
+    check_fresh(parse_timestamp(timestamp), now, tolerance)
     # The 2021 edition of the same page wrote base64(HMACSHA256((BODY)(TIMESTAMP))) and its worked
     # example only verifies in that order; the current page and every known receiver use
     # TIMESTAMP + BODY. Both need the secret, so accepting either weakens nothing.

@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from nps_bot.plugin.ports import Unauthorized, WebhookRequest
 
@@ -24,6 +26,29 @@ TOKEN_HEADER = "X-NPS-Token"
 LEGACY_TOKEN_HEADER = "X-NPS-Bot-Token"
 
 Encoding = Callable[[bytes], str]
+SettingsT = TypeVar("SettingsT")
+
+
+class SignatureError(Unauthorized, ValueError):
+    """The request does not prove its sender: connectors let it through as the 401 answer, with this reason."""
+
+
+def check_fresh(sent_at: float, now: float, tolerance: float, what: str = "signature timestamp") -> None:
+    """A signed timestamp further than `tolerance` seconds from now is a replay (or clock skew)."""
+    if not math.isfinite(sent_at) or abs(now - sent_at) > tolerance:
+        raise SignatureError(f"{what} outside the allowed window (replayed or clock skew)")
+
+
+class TimestampSigned(Generic[SettingsT]):
+    """Base of connectors whose sender signs a timestamp with the body: it keeps the settings and the
+    replay window (NPS_BOT_WEBHOOK_TOLERANCE), the same for every such connector."""
+
+    def __init__(self, settings: SettingsT, tolerance: float = 300.0) -> None:
+        self.settings = settings
+        self.tolerance = tolerance
+
+    def check_fresh(self, sent_at: float, request: WebhookRequest, what: str = "signature timestamp") -> None:
+        check_fresh(sent_at, request.received_at.timestamp(), self.tolerance, what)
 
 
 def hex_digest(digest: bytes) -> str:

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nps_bot.plugin.auth import HmacScheme
-from nps_bot.plugin.ports import Unauthorized
+from nps_bot.plugin.auth import HmacScheme, SignatureError, check_fresh
+
+__all__ = ["HEADER", "SCHEME", "SignatureError", "compute", "sign", "verify"]
 
 HEADER = "X-NPS-Signature"
 SCHEME = HmacScheme(HEADER)
-
-
-class SignatureError(Unauthorized, ValueError):
-    """The request does not prove its sender: connectors let it through as the 401 answer, with this reason."""
 
 
 def compute(secret: str, timestamp: int, body: bytes) -> str:
@@ -44,8 +41,7 @@ def verify(secrets: Iterable[str], header: str | None, body: bytes, now: float, 
             candidates.append(value)
     if timestamp is None or not candidates:
         raise SignatureError("signature header must look like t=<unix seconds>,v1=<hex>")
-    if abs(now - timestamp) > tolerance:
-        raise SignatureError("signature timestamp outside the allowed window (replayed or clock skew)")
+    check_fresh(timestamp, now, tolerance)
     message, keys = f"{timestamp}.".encode() + body, list(secrets)
     if any(SCHEME.matches(keys, candidate, message) for candidate in candidates):
         return
