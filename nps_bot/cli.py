@@ -361,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"nps-bot: invalid settings: {_first_error(exc)}", file=sys.stderr)
         return 2
-    logs.setup(settings.log_level)
+    # Commands that print their own result keep the log to warnings (no migration chatter around a
+    # digest), unless NPS_BOT_LOG_LEVEL asks for more.
+    quiet = args.command in _PRINTS_RESULT and "log_level" not in settings.model_fields_set
+    logs.setup("WARNING" if quiet else settings.log_level)
     handlers = {
         "serve": cmd_serve,
         "worker": cmd_worker,
@@ -386,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nps-bot {args.command}: {type(exc).__name__}: {exc} (NPS_BOT_LOG_LEVEL=DEBUG shows the traceback)",
               file=sys.stderr)  # fmt: skip
         return 1
+
+
+_PRINTS_RESULT = frozenset({"digest", "config", "forget", "import", "try"})
 
 
 def _first_error(error: ValidationError) -> str:

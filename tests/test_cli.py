@@ -34,6 +34,20 @@ def test_migrate_then_digest_print(
     assert "unknown period" in capsys.readouterr().out
 
 
+def test_digest_on_a_new_database_prints_the_digest_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NPS_BOT_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    monkeypatch.delenv("NPS_BOT_LOG_LEVEL", raising=False)
+    assert main(["digest", "--print"]) == 0  # migrates the new database first, silently
+    captured = capsys.readouterr()
+    assert captured.out.startswith("NPS digest: last 7 days")
+    assert "alembic" not in captured.err and "INFO" not in captured.err, captured.err
+    monkeypatch.setenv("NPS_BOT_LOG_LEVEL", "INFO")  # asked for: the log is back
+    assert main(["digest", "--print"]) == 0
+    assert "database schema at head" in capsys.readouterr().err
+
+
 def test_migrate_says_what_it_did(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
