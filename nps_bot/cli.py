@@ -11,13 +11,15 @@ import signal
 import sys
 import threading
 from datetime import datetime
-
-import sqlalchemy as sa
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from nps_bot import logs
-from nps_bot.config import Settings
 from nps_bot.reporting.periods import PERIOD_HELP
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from nps_bot.config import Settings
 
 log = logging.getLogger("nps_bot")
 # Each subcommand imports what it needs inside its function: `nps-bot migrate` should not pay for
@@ -180,6 +182,7 @@ def _answer(settings: Settings, base: str, survey_id: int, score: int, deadline:
     import time
 
     import httpx
+    import sqlalchemy as sa
 
     from nps_bot.store import create_engine_for
     from nps_bot.store.schema import surveys
@@ -356,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
     config = sub.add_parser("config", help="the settings in effect, secrets masked, and where each came from")
     config.add_argument("--all", action="store_true", help="also every integration setting left at its default")
     args = parser.parse_args(argv)
+    from pydantic import ValidationError  # after parsing: `--help` answers without loading the settings
+
+    from nps_bot.config import Settings
+
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -380,15 +387,21 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](settings, args)
     except KeyboardInterrupt:
         return 130
-    except sa.exc.OperationalError as exc:  # one line, not a hundred: the usual cause is the URL or the server
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        print(f"nps-bot: cannot use the database {_safe_url(settings.database_url)}: {reason}", file=sys.stderr)
-        return 1
     except Exception as exc:
+        if _is_database_down(exc):  # one line, not a hundred: the usual cause is the URL or the server
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            print(f"nps-bot: cannot use the database {_safe_url(settings.database_url)}: {reason}", file=sys.stderr)
+            return 1
         log.debug("%s failed", args.command, exc_info=True)
         print(f"nps-bot {args.command}: {type(exc).__name__}: {exc} (NPS_BOT_LOG_LEVEL=DEBUG shows the traceback)",
               file=sys.stderr)  # fmt: skip
         return 1
+
+
+def _is_database_down(exc: Exception) -> bool:
+    # SQLAlchemy is imported by the subcommands that use it, not here: `nps-bot --help` stays fast.
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.OperationalError)
 
 
 _PRINTS_RESULT = frozenset({"digest", "config", "forget", "import", "try"})
