@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -155,3 +156,22 @@ def test_trend_lists_weeks(live: Live) -> None:
     assert text.count("\n") >= 5, "header line plus one line per week"
     assert "+100" in text
     assert "Usage" in nps(live, "trend 99")
+
+
+def test_forget_erases_a_person_and_keeps_the_score(live: Live, caplog: pytest.LogCaptureFixture) -> None:
+    answer(live, 1, 3, "Call me back on +370 600 12345")
+    answer(live, 2, 9, "Fine")
+    assert "only workspace admins" in nps(live, "forget customer1@example.com", user=MEMBER)
+    assert "2 comments" in nps(live, "comments", user=MEMBER), "a refused forget changes nothing"
+    assert "Usage" in nps(live, "forget someone")
+
+    # Slack sends an address it linked as <mailto:...|...>
+    reply = nps(live, "forget <mailto:Customer1@Example.com|Customer1@Example.com>")
+    assert "Erased 1 customer record(s), 1 survey(s) (1 comment(s) erased" in reply
+    r = signed_post(live.http, SLACK_SIGNING_SECRET, slash_command("comments", user_id=MEMBER))
+    comments = json.dumps(r.json(), ensure_ascii=False)
+    assert "1 comment" in comments and "600 12345" not in comments and "Fine" in comments
+    assert "2 answers" in nps(live, "score 30d", user=MEMBER), "the score stays, anonymous"
+    audit = [r.getMessage() for r in caplog.records if r.name == "nps_bot.surveys.privacy"]
+    assert any(f"on request of Slack user {ADMIN}" in line for line in audit)
+    assert not any("customer1@example.com" in line.lower() for line in audit)

@@ -48,7 +48,8 @@ class SlackIntegration:
             self.alerts = AlertListener(ctx, self.client)
             # Built once: the worker asks for them on every poll.
             self.jobs = [DigestJob(ctx, self.client), AlertRetryJob(ctx, self.client)]
-            self.bolt = build_bolt_app(ctx, async_web_client(settings), secret, self.client, admins)
+            bolt_client = async_web_client(settings)
+            self.bolt = build_bolt_app(ctx, bolt_client, secret, self.client, admins, settings.home_people)
             self.handler = AsyncSlackRequestHandler(self.bolt)
         else:
             log.info("SLACK_BOT_TOKEN not set: Slack is off, surveys go to the console channel")

@@ -37,10 +37,15 @@ def routes(on: Listeners) -> list[Route]:
 
 
 def build_bolt_app(
-    ctx: Host, client: AsyncWebClient, signing_secret: str, sync_client: WebClient, admins: frozenset[str]
+    ctx: Host,
+    client: AsyncWebClient,
+    signing_secret: str,
+    sync_client: WebClient,
+    admins: frozenset[str],
+    home_people: str = "admins",
 ) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
-    on = Listeners.create(ctx, sync_client, admins)
+    on = Listeners.create(ctx, sync_client, admins, home_people)
     for method, matcher, listener in routes(on):
         getattr(app, method)(matcher)(listener)
 

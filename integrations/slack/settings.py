@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings
 
@@ -39,4 +41,9 @@ class SlackSettings(BaseSettings):
     timeout: float = Field(10.0, description="seconds per Web API call")
     admins: CsvList = Field(
         default_factory=list, description="more Slack user ids with admin rights, as `NPS_BOT_ADMINS`"
+    )
+    home_people: Literal["admins", "everyone"] = Field(
+        "admins",
+        description="who sees customer names and open follow-ups in App Home (`admins` or `everyone`); "
+        "everyone else sees the scores",
     )

@@ -23,6 +23,7 @@ class HomeData:
     trend: Sequence[TrendPoint]
     follow_ups: Sequence[OpenFollowUp]
     other_kinds: Sequence[ScoreReport] = ()  # CSAT and CES, shown when they have answers
+    people: bool = True  # False: the viewer is not allowed customer names, so no follow-ups either
 
 
 def trend_text(points: Sequence[TrendPoint]) -> str:
@@ -67,9 +68,18 @@ def home_view(data: HomeData) -> dict[str, Any]:
             kit.context(escape(split(report.overall))) if report.overall.counts.n else None,
             *[b for r in others for b in kit.present(kit.section(f"*{escape(headline(r))}*"), _split(r))],
             *(trend if data.trend else []),
-            kit.divider(),
-            kit.section("*Open follow-ups*"),
-            *[_follow_up(item) for item in data.follow_ups],
-            None if data.follow_ups else kit.section("Nothing waiting: every alert has been followed up. :tada:"),
+            *(_follow_ups(data) if data.people else [kit.divider(), kit.context(PEOPLE_FOR_ADMINS)]),
         ]
     )
+
+
+PEOPLE_FOR_ADMINS = "Customer names and follow-ups are shown to admins."
+
+
+def _follow_ups(data: HomeData) -> list[kit.Block | None]:
+    return [
+        kit.divider(),
+        kit.section("*Open follow-ups*"),
+        *[_follow_up(item) for item in data.follow_ups],
+        None if data.follow_ups else kit.section("Nothing waiting: every alert has been followed up. :tada:"),
+    ]

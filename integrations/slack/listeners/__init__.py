@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from slack_sdk import WebClient
 
+from integrations.slack.api import SlackApi
 from integrations.slack.listeners.actions import Actions
 from integrations.slack.listeners.commands import Commands
 from integrations.slack.listeners.events import Events
@@ -26,7 +27,7 @@ class Listeners:
     events: Events
 
     @classmethod
-    def create(cls, ctx: Host, client: WebClient, admins: frozenset[str]) -> Listeners:
+    def create(cls, ctx: Host, client: WebClient, admins: frozenset[str], home_people: str = "admins") -> Listeners:
         """Every listener, sharing one set of services over the sync `client`."""
         surveys, alerts = SurveyAnswers(ctx), AlertService(ctx, client)
         company = ctx.settings.company_name
@@ -34,5 +35,5 @@ class Listeners:
             commands=Commands(ctx, client, admins),
             actions=Actions(surveys, alerts, company),
             views=Views(surveys, alerts, company),
-            events=Events(ctx, surveys),
+            events=Events(ctx, surveys, SlackApi(client), admins, home_people),
         )

@@ -8,10 +8,12 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from integrations.slack.api import AsyncSlackApi, error_code
+from integrations.slack.api import AsyncSlackApi, SlackApi, error_code
 from integrations.slack.blocks.home import home_view
 from integrations.slack.listeners.base import answer_taken, in_thread
+from integrations.slack.services import PLATFORM
 from integrations.slack.services.home import home_data
+from integrations.slack.services.permissions import is_admin
 from integrations.slack.services.surveys import SurveyAnswers
 from nps_bot.plugin.ports import Host
 
@@ -19,9 +21,14 @@ log = logging.getLogger(__name__)
 
 
 class Events:
-    def __init__(self, ctx: Host, surveys: SurveyAnswers) -> None:
+    def __init__(
+        self, ctx: Host, surveys: SurveyAnswers, slack: SlackApi, admins: frozenset[str], home_people: str
+    ) -> None:
         self.ctx = ctx
         self.surveys = surveys
+        self.slack = slack
+        self.admins = admins
+        self.everyone_sees_people = home_people == "everyone"
 
     async def message(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         # Customers often just type: a number answers the survey, other text becomes the comment.
@@ -37,8 +44,10 @@ class Events:
     async def home_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        view = home_view(await in_thread(home_data, self.ctx))
+        user = event["user"]
+        people = self.everyone_sees_people or await in_thread(is_admin, self.slack, user, self.admins)
+        view = home_view(await in_thread(home_data, self.ctx, PLATFORM, people))
         try:
-            await AsyncSlackApi(client).publish_home(event["user"], view)
+            await AsyncSlackApi(client).publish_home(user, view)
         except SlackApiError as exc:
             log.warning("App Home not published: %s", error_code(exc))

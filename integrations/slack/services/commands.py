@@ -20,6 +20,7 @@ from integrations.slack.blocks import kit
 from integrations.slack.blocks.kit import Blocks, escape
 from integrations.slack.blocks.reports import comments_blocks, report_blocks, trend_blocks
 from integrations.slack.services import PLATFORM
+from integrations.slack.services.permissions import is_admin
 from nps_bot.followups import subscriptions
 from nps_bot.followups.schedule import rule_from_words
 from nps_bot.models import SCALES, Customer, Interaction
@@ -28,6 +29,7 @@ from nps_bot.reporting.export import export_table
 from nps_bot.reporting.periods import PERIOD_HELP, Period, parse_period
 from nps_bot.reporting.queries import ReportKind, group_bounds, recent_comments, score_report, weekly_trend
 from nps_bot.reporting.text import count, kind_name
+from nps_bot.surveys.privacy import forget
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +46,15 @@ USAGE = escape(
             " · `/nps digest off`",
             "• `/nps alerts here [detractors|score<=N|csat<=N|ces<=N] [segment=value]` · `/nps alerts off`",
             "• `/nps send @user|email`: send a survey now · `/nps export [period]`: CSV of answers",
+            "• `/nps forget email`: erase that person's personal data and comments (scores stay, anonymous)",
             "Examples: `/nps score csat 30d by team` · `/nps score ces` · `/nps trend csat` · `/nps comments csat`",
             f"Periods: {PERIOD_HELP}.",
         ]
     )
 )
 ADMIN_ONLY = (
-    "Sorry, only workspace admins and the people in NPS_BOT_ADMINS can change digests, alerts, send surveys or export."
+    "Sorry, only workspace admins and the people in NPS_BOT_ADMINS can change digests, alerts, send surveys, "
+    "export or forget."
 )
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")
@@ -98,14 +102,7 @@ class Invocation:
     admins: frozenset[str]
 
     def is_admin(self) -> bool:
-        if self.user_id in self.admins:
-            return True
-        try:
-            user = self.slack.user(self.user_id)
-        except SlackApiError as exc:
-            log.warning("/nps: users.info failed: %s", error_code(exc))
-            return False
-        return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+        return is_admin(self.slack, self.user_id, self.admins)
 
     def user_timezone(self) -> str:
         try:
@@ -377,6 +374,15 @@ def cmd_export(inv: Invocation, args: list[str]) -> Reply:
 
 
 Handler = Callable[[Invocation, list[str]], Reply]
+def cmd_forget(inv: Invocation, args: list[str]) -> Reply:
+    """Erase one person (privacy request): the same as `nps-bot forget`, audited with the Slack user."""
+    address = _MAILTO.sub(r"\1", args[0]) if len(args) == 1 else ""
+    if "@" not in address or any(c.isspace() or c in "<>|" for c in address):
+        raise Usage("name one e-mail address: `/nps forget someone@example.com`")
+    erased = forget(inv.ctx.engine, address, inv.ctx.clock.now(), actor=f"Slack user {inv.user_id}")
+    return Reply(f"Erased {escape(str(erased))}. Scores stay in the reports, without a name.")
+
+
 AdminRule = Callable[[list[str]], bool]
 
 
@@ -400,6 +406,7 @@ COMMANDS: dict[str, tuple[AdminRule, Handler]] = {
     "alerts": (_changes, cmd_alerts),
     "send": (_always, cmd_send),
     "export": (_always, cmd_export),
+    "forget": (_always, cmd_forget),
 }
 # Commands that may take longer than Slack's 3 s: acknowledged first, answered afterwards.
 SLOW = frozenset({"export"})
