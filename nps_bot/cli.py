@@ -371,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     # Commands that print their own result keep the log to warnings (no migration chatter around a
     # digest), unless NPS_BOT_LOG_LEVEL asks for more.
     quiet = args.command in _PRINTS_RESULT and "log_level" not in settings.model_fields_set
-    logs.setup("WARNING" if quiet else settings.log_level)
+    logs.setup("WARNING" if quiet else settings.log_level, settings.log_format)
     handlers = {
         "serve": cmd_serve,
         "worker": cmd_worker,

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
         description="the worker purges comments and personal fields older than this many days (off when unset)",
     )
     log_level: str = Field("INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`text` (one readable line) or `json` (one object per line, for log pipelines)"
+    )
 
     @model_validator(mode="after")
     def _public_url_follows_the_listener(self) -> Settings:

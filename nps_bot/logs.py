@@ -37,9 +37,37 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup(level: str = "INFO") -> None:
+class RedactingFormatter(logging.Formatter):
+    """The last pass over the whole line: tracebacks and extra fields are redacted too, not only the
+    message (the filter's part)."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record), keep_survey_links=record.name == CONSOLE_LOGGER)
+
+
+def formatter(fmt: str = "text") -> logging.Formatter:
+    """`text`: one readable line; `json`: one JSON object per line (time, level, logger, message and
+    any `extra=` fields), for log pipelines."""
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        inner: logging.Formatter = JsonFormatter(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",  # ISO 8601, UTC
+        )
+    else:
+        inner = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    return RedactingFormatter(inner)
+
+
+def setup(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(formatter(fmt))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

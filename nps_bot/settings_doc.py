@@ -52,7 +52,7 @@ CORE_GROUPS = {
     "results": "min_segment_n",
     "slack": "admins",
     "operations": """database_url embedded_worker worker_poll_interval worker_batch_size worker_lease
-        retention_days log_level""",
+        retention_days log_level log_format""",
 }
 # Integrations (entry-point names) whose settings belong in the main table, and their group.
 MAIN_TABLE = {"generic": "inbound", "outbound-webhooks": "results", "slack": "slack"}

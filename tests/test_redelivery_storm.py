@@ -1,0 +1,49 @@
+"""A help desk retrying through a proxy: 20 concurrent deliveries of the same signed event make exactly
+one survey, and every answer is truthful (2xx once stored, or 503 with Retry-After), never a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Callable
+
+import httpx
+import sqlalchemy as sa
+
+from nps_bot.plugin import signing
+from nps_bot.store.schema import surveys, webhook_events
+from tests.support.app import GENERIC_SECRET, Live, generic_event
+
+COPIES = 20
+
+
+async def _storm(url: str, body: bytes, headers: dict[str, str]) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=COPIES)  # 20 connections at once, as 20 proxy retries would
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        posts = [client.post("/webhooks/generic", content=body, headers=headers) for _ in range(COPIES)]
+        return await asyncio.gather(*posts)
+
+
+def test_twenty_concurrent_redeliveries_make_one_survey(make_live: Callable[..., Live], any_db_url: str) -> None:
+    live = make_live(database_url=any_db_url)
+    body = json.dumps(generic_event(7)).encode()
+    signature = signing.sign(GENERIC_SECRET, body, int(live.clock.now().timestamp()))
+    headers = {signing.HEADER: signature, "content-type": "application/json"}
+
+    answers = asyncio.run(_storm(live.url, body, headers))
+
+    statuses = Counter(r.status_code for r in answers)
+    assert set(statuses) <= {200, 202, 503}, statuses
+    assert all("retry-after" in r.headers for r in answers if r.status_code == 503)
+    outcomes = Counter(r.json().get("status") for r in answers if r.status_code in (200, 202))
+    assert outcomes["scheduled"] <= 1 and set(outcomes) <= {"scheduled", "duplicate"}, outcomes
+    # The help desk redelivers what was refused with 503: it ends as a duplicate of the one survey.
+    for r in answers:
+        if r.status_code == 503:
+            assert live.http.post("/webhooks/generic", content=body, headers=headers).status_code in (200, 202)
+    with live.ctx.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(surveys)).scalar_one() == 1
+        events = conn.execute(sa.select(webhook_events.c.event_id)).scalars().all()
+    assert events == ["evt_7"]
+    assert outcomes["scheduled"] == 1 or statuses[503] > 0  # someone's answer said it was stored first
