@@ -1,7 +1,8 @@
 """nps-bot: NPS, CSAT and CES surveys after every support conversation, answered and reported in Slack.
 
-Subcommands: serve | worker | migrate | demo | try | digest --print | import | forget | config. Settings come
-from NPS_BOT_* environment variables or a .env file (see README.md; `nps-bot config` shows what is in effect)."""
+Subcommands: serve | worker | migrate | demo | try | digest --print | import | forget | config | template-link.
+Settings come from NPS_BOT_* environment variables or a .env file (see README.md; `nps-bot config` shows
+what is in effect)."""
 
 from __future__ import annotations
 
@@ -313,6 +314,61 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+PLACEHOLDER_GROUP = "nps_bot.template_placeholders"  # help desks' placeholder syntax, from the integrations
+
+
+def cmd_template_link(settings: Settings, args: argparse.Namespace) -> int:
+    """The survey links (an HTML row of buttons) to paste into a help desk's closing e-mail template."""
+    import functools
+    from importlib.metadata import entry_points
+
+    from nps_bot.surveys import i18n
+    from nps_bot.surveys.template_link import Placeholders, html_snippet, template_links, ticket_link
+    from nps_bot.surveys.wording import QUESTION_KEYS, SCALE_KEYS
+
+    secret = settings.secret_key.get_secret_value()
+    if not secret:
+        print("nps-bot template-link: set NPS_BOT_SECRET_KEY (the server's own) to sign the links", file=sys.stderr)
+        return 2
+    if settings.public_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
+        print(f"nps-bot template-link: the links point at {settings.public_url}; set NPS_BOT_PUBLIC_URL to the "
+              "address customers reach", file=sys.stderr)  # fmt: skip
+    if args.ticket and not args.email:
+        print("nps-bot template-link: --ticket needs --email (the customer's address)", file=sys.stderr)
+        return 2
+    known = {ep.name: ep for ep in entry_points(group=PLACEHOLDER_GROUP)}
+    try:
+        if args.ticket:  # one ticket, signed whole: for senders that cannot fill placeholders
+            low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[args.kind]
+            url, connector, ticket, email = settings.public_url, args.connector, args.ticket, args.email or ""
+            sign = functools.partial(ticket_link, url, secret, connector, ticket, email, kind=args.kind)
+            links = [(n, sign(n, language=args.language)) for n in range(low, high + 1)]
+        else:
+            if args.ticket_placeholder and args.email_placeholder:
+                placeholders = Placeholders(args.ticket_placeholder, args.email_placeholder, args.name_placeholder)
+            elif args.connector in known:
+                placeholders = Placeholders.from_mapping(known[args.connector].load())
+            else:
+                print(f"nps-bot template-link: no placeholders known for {args.connector!r} (known: "
+                      f"{', '.join(sorted(known)) or 'none'}); give --ticket-placeholder and --email-placeholder",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+            links = template_links(
+                settings.public_url, secret, args.connector, placeholders, kind=args.kind, language=args.language
+            )
+    except ValueError as exc:
+        print(f"nps-bot template-link: {exc}", file=sys.stderr)
+        return 2
+    if args.text:
+        print("\n".join(f"{score}\t{link}" for score, link in links))
+        return 0
+    lang = args.language or i18n.negotiate(settings.default_language)
+    low_key, high_key = SCALE_KEYS[args.kind]
+    question = i18n.t(lang, QUESTION_KEYS[args.kind], company=settings.company_name)
+    print(html_snippet(links, question, i18n.t(lang, low_key), i18n.t(lang, high_key)), end="")
+    return 0
+
+
 def _date(text: str) -> datetime:
     try:
         return datetime.strptime(text, "%Y-%m-%d")
@@ -356,6 +412,16 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--until", type=_date, help="YYYY-MM-DD (UTC), default now")
     forget = sub.add_parser("forget", help="erase one person's personal data and comments (scores stay, anonymous)")
     forget.add_argument("email", help="the customer's e-mail address")
+    tl = sub.add_parser("template-link", help="survey links for the help desk's own closing e-mail (HTML buttons)")
+    tl.add_argument("connector", help="the help desk, e.g. liveagent, zendesk, freshdesk, helpscout")
+    tl.add_argument("--kind", choices=("nps", "csat", "ces"), default="nps", help="survey kind (default nps)")
+    tl.add_argument("--language", help="the page's language, signed into the links (default: the browser's)")
+    tl.add_argument("--text", action="store_true", help="one 'score<TAB>link' per line instead of HTML")
+    tl.add_argument("--ticket-placeholder", help="how this help desk writes the ticket id, e.g. {{ticket.id}}")
+    tl.add_argument("--email-placeholder", help="how it writes the customer's e-mail address")
+    tl.add_argument("--name-placeholder", help="how it writes the customer's name (optional)")
+    tl.add_argument("--ticket", help="sign the links for this one ticket instead (with --email): nothing editable")
+    tl.add_argument("--email", help="the customer's address, with --ticket")
     config = sub.add_parser("config", help="the settings in effect, secrets masked, and where each came from")
     config.add_argument("--all", action="store_true", help="also every integration setting left at its default")
     args = parser.parse_args(argv)
@@ -382,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         "forget": cmd_forget,
         "try": cmd_try,
         "config": cmd_config,
+        "template-link": cmd_template_link,
     }
     try:
         return handlers[args.command](settings, args)
@@ -404,7 +471,7 @@ def _is_database_down(exc: Exception) -> bool:
     return errors is not None and isinstance(exc, errors.OperationalError)
 
 
-_PRINTS_RESULT = frozenset({"digest", "config", "forget", "import", "try"})
+_PRINTS_RESULT = frozenset({"digest", "config", "forget", "import", "try", "template-link"})
 
 
 def _first_error(error: ValidationError) -> str:

@@ -6,10 +6,11 @@ no vendor names; `base_config()` is the shared model config they reuse.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from nps_bot.durations import parse_duration
@@ -51,6 +52,16 @@ class Settings(BaseSettings):
         json_schema_extra={"shown_default": "http://<host>:<port>"},
     )
     company_name: str = Field("our company", description='"How likely are you to recommend **Acme** …"')
+    # The hosted survey page's branding (both optional): the page allows the logo's origin in its CSP.
+    brand_logo_url: str | None = Field(
+        None, description="logo on the hosted survey page (`https://` only; its alt text is the company name)"
+    )
+    brand_color: str | None = Field(
+        None,
+        description="survey page accent, `#rrggbb`: the chosen score and buttons (text on it is black or white, "
+        "whichever contrasts more)",
+        json_schema_extra={"shown_default": "#1264a3"},
+    )
     # Signs links that act without a login (e-mail unsubscribe); long and random, kept secret.
     # Changing it invalidates the links already sent.
     secret_key: SecretStr = Field(
@@ -128,6 +139,25 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="`text` (one readable line) or `json` (one object per line, for log pipelines)"
     )
+
+    @field_validator("brand_color")
+    @classmethod
+    def _hex_color(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value.strip()):
+            raise ValueError("must be a colour written #rrggbb, e.g. #1264a3")
+        return value.strip().lower()
+
+    @field_validator("brand_logo_url")
+    @classmethod
+    def _https_logo(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        # The URL goes into an <img src> and its origin into the Content-Security-Policy header.
+        if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\"'<>;,]*)?", value.strip()):
+            raise ValueError("must be an https:// URL (no spaces, quotes, commas or semicolons)")
+        return value.strip()
 
     @model_validator(mode="after")
     def _public_url_follows_the_listener(self) -> Settings:

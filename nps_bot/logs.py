@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 import re
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"[\w.+%-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)  # also percent-encoded
 _TOKEN = re.compile(r"\b(xox[abpr]|xapp)-[\w-]+")
 _SURVEY_PATH = re.compile(r"(/s/|/unsubscribe/)[\w.-]{8,}")
-_QUERY_SECRET = re.compile(r"([?&](?:token|sig|signature|secret|api_?key)=)[^&\s\"']+", re.IGNORECASE)
+# Query parameters that are secrets, or personal data (survey links from help-desk templates carry them).
+_QUERY_SECRET = re.compile(r"([?&](?:token|sig|signature|secret|api_?key|email|name)=)[^&\s\"']+", re.IGNORECASE)
 
 
 # The console channel's whole job is to show the survey link to whoever runs the service without a

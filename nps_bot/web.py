@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from nps_bot.app import AppContext
@@ -20,11 +21,15 @@ from nps_bot.delivery.worker import Worker
 from nps_bot.models import ScheduleOutcome
 from nps_bot.plugin.ports import Parsed, ProvidesLifespan, ProvidesRoutes, WebhookError, WebhookRequest
 from nps_bot.plugin.requests import BodyTooLarge, read_limited
-from nps_bot.surveys.page import survey_page_routes, unsubscribe_routes
+from nps_bot.surveys.page import message_page, survey_page_routes, unsubscribe_routes
+from nps_bot.surveys.page_theme import PageTheme
+from nps_bot.surveys.template_link import template_link_routes
 
 log = logging.getLogger(__name__)
 # How long a help desk should wait before redelivering a webhook we could not store.
 RETRY_AFTER_SECONDS = 30
+# The database cannot be reached (server down, file locked, pool exhausted): retryable, never a 500.
+DATABASE_OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 # Input that makes a parser fail this way is the sender's problem (4xx), not a server error.
 _BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
@@ -96,7 +101,7 @@ def create_app(ctx: AppContext) -> Starlette:
             return JSONResponse({"status": "ignored", "reason": parsed.ignored}, status_code=202)
         try:
             outcomes = [await run_in_threadpool(ctx.surveys.schedule, i) for i in parsed.interactions]
-        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+        except DATABASE_OUTAGE as exc:
             # Not stored, so never a 2xx: the help desk redelivers, and we recover with the database.
             log.error("webhook %s: database unavailable (%s); asked the sender to retry", name, type(exc).__name__)
             return JSONResponse(
@@ -111,13 +116,20 @@ def create_app(ctx: AppContext) -> Starlette:
             return JSONResponse(_outcome_json(outcomes[0]), status_code=202)
         return JSONResponse({"status": "accepted", "results": [_outcome_json(o) for o in outcomes]}, status_code=202)
 
+    theme = PageTheme.from_settings(ctx.settings)  # the hosted pages' branding and security headers
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", healthz, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),
         Route("/webhooks/{connector}", webhook, methods=["POST"]),
-        *survey_page_routes(ctx.surveys, ctx.notify_answer, ctx.settings.company_name),
-        *unsubscribe_routes(ctx.surveys, ctx.settings.company_name, ctx.settings.secret_key.get_secret_value),
+        *survey_page_routes(ctx.surveys, ctx.notify_answer, ctx.settings.company_name, theme),
+        *unsubscribe_routes(ctx.surveys, ctx.settings.company_name, ctx.settings.secret_key.get_secret_value, theme),
+        # The help desk's own closing e-mail links here; refusals use the hosted pages' message page.
+        *template_link_routes(
+            ctx.surveys,
+            ctx.settings.secret_key.get_secret_value,
+            functools.partial(message_page, theme, ctx.settings.company_name),
+        ),
     ]
     for plugin in ctx.integrations.values():
         if isinstance(plugin, ProvidesRoutes):
@@ -144,4 +156,14 @@ def create_app(ctx: AppContext) -> Starlette:
                 if worker_thread is not None:
                     await asyncio.to_thread(worker_thread.join, 10)
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        # Any page or endpoint that meets a database outage: a retryable 503, never a 500.
+        log.error("%s %s: database unavailable (%s)", request.method, request.url.path, type(exc).__name__)
+        return PlainTextResponse(
+            "Temporarily unavailable: please try again in a minute.",
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    outage = {error: database_unavailable for error in DATABASE_OUTAGE}
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=outage)  # type: ignore[arg-type]

@@ -49,7 +49,8 @@ def test_a_scanner_opening_every_link_records_nothing(live: Live) -> None:
         assert page.status_code == 200
         assert confirm_form(page.text) == (f"/s/{row.token}", {"score": str(score)})
         assert '<script>document.getElementById("answer").submit()</script>' in page.text
-        assert re.search(rf'<button name="score" value="{score}" class=chosen>', page.text), "pre-selected"
+        assert re.search(rf'<button name="score" value="{score}" aria-pressed="true"[ >]', page.text), "pre-selected"
+        assert page.text.count('aria-pressed="true"') == 1
         assert not re.search(r"(src|href)=|<link", page.text), "no external resources"
         assert page.headers["cache-control"] == "no-store"
     assert stored(live) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -60,3 +61,22 @@ def test_webhook_answers_503_while_the_database_is_away_and_recovers(
     assert again.status_code == 202 and again.json()["status"] == "scheduled"
     assert live.http.get("/readyz").json() == {"status": "ok", "database": "ok"}
     assert live.post_generic(generic_event(2)).json()["status"] == "duplicate"
+
+
+def test_survey_pages_answer_503_while_the_database_is_away(make_live: Callable[..., Live], any_db_url: str) -> None:
+    """A customer who clicks during an outage gets "try again" (503, Retry-After), never a 500."""
+    live = make_live(database_url=any_db_url)
+    live.post_generic(generic_event(1))
+    live.clock.advance(timedelta(hours=1))
+    assert live.worker().run_once() == 1  # sent (console channel): the link is live
+    with live.ctx.engine.connect() as conn:
+        token = conn.execute(sa.text("SELECT token FROM surveys")).scalar_one()
+    with database_away(live, any_db_url):
+        for response in (
+            live.http.get(f"/s/{token}?score=9"),
+            live.http.post(f"/s/{token}", data={"score": 9}),
+            live.http.post(f"/s/{token}/comment", data={"comment": "hello"}),
+        ):
+            assert response.status_code == 503, response.text
+            assert response.headers["retry-after"] == "30" and "try again" in response.text
+    assert live.http.post(f"/s/{token}", data={"score": 9}).status_code in (200, 303)  # back by itself

@@ -3,7 +3,12 @@
 One-click links (`/s/<token>?score=N`) come from e-mails and help-desk replies. Mail security
 scanners open every link of a message, so a GET never records anything: it shows the page with the
 score chosen, and a tiny form posts it (at once where scripts run, by its visible button where they
-do not). Only a POST records an answer. No external resources; every message is translated.
+do not). Only a POST records an answer. No external resources but the company's optional logo
+(`page_theme`: the styles, the branding and the Content-Security-Policy); every message is translated.
+
+The scale is a labelled group of submit buttons (the question is its legend), so a click or Enter
+answers with or without scripts; the chosen one has `aria-pressed` and is named in text, not only
+coloured. The anchors ("0 = Not at all likely") sit under the end buttons at every width.
 
 `/unsubscribe/<signed token>` works the same way: GET asks, POST (or the RFC 8058 one-click POST a
 mail client sends for List-Unsubscribe-Post) records it.
@@ -22,38 +27,28 @@ from starlette.routing import BaseRoute, Route
 
 from nps_bot.models import SCALES, Answer, SurveyRef
 from nps_bot.surveys import i18n, unsubscribe
+from nps_bot.surveys.page_theme import AUTO_SUBMIT_SCRIPT, PageTheme
 from nps_bot.surveys.service import MAX_COMMENT, SurveyError, SurveyNotFound, SurveyNotOpen, SurveyService
 from nps_bot.surveys.wording import QUESTION_KEYS, SCALE_KEYS, followup_key, scale
 
 log = logging.getLogger(__name__)
 
-_STYLE = """
-body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1d1c1d}
-.scale{display:flex;flex-wrap:wrap;gap:.35rem;margin:1rem 0}
-.scale button{min-width:2.6rem;padding:.6rem;border:1px solid #bbb;border-radius:.4rem;
-  background:#fff;font-size:1rem;cursor:pointer}
-.scale button.chosen{background:#1264a3;color:#fff;border-color:#1264a3}
-.legend{display:flex;justify-content:space-between;color:#616061;font-size:.85rem}
-textarea{width:100%;min-height:7rem;font:inherit;padding:.5rem}
-.send{margin-top:.6rem;padding:.6rem 1.2rem;font-size:1rem}
-"""
 
-
-def _page(lang: str, title: str, body: str, status: int = 200) -> HTMLResponse:
-    # Pages carry tokens in their forms: never cached by proxies, never sent on as a Referer.
-    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+def _page(theme: PageTheme, company: str, lang: str, title: str, body: str, status: int = 200) -> HTMLResponse:
+    logo = theme.logo(company)
     return HTMLResponse(
         f'<!doctype html><html lang="{html.escape(lang)}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<meta name="robots" content="noindex"><title>{html.escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body>{body}</body></html>",
+        f"<style>{theme.css}</style></head><body>"
+        f"{f'<header>{logo}</header>' if logo else ''}<main>{body}</main></body></html>",
         status_code=status,
-        headers=headers,
+        headers=dict(theme.headers),
     )
 
 
-def _message(lang: str, text: str, status: int) -> HTMLResponse:
-    return _page(lang, text, f"<h1>{html.escape(text)}</h1>", status)
+def message_page(theme: PageTheme, company: str, lang: str, text: str, status: int) -> HTMLResponse:
+    return _page(theme, company, lang, text, f"<h1>{html.escape(text)}</h1>", status)
 
 
 def request_language(request: Request) -> str:
@@ -68,25 +63,41 @@ def _whole_number(raw: object) -> int | None:
 
 
 def survey_page_routes(
-    service: SurveyService, notify_answer: Callable[[Answer], None], company: str
+    service: SurveyService,
+    notify_answer: Callable[[Answer], None],
+    company: str,
+    theme: PageTheme | None = None,
 ) -> list[BaseRoute]:
+    look = theme or PageTheme()
+
+    def page(lang: str, title: str, body: str, status: int = 200) -> HTMLResponse:
+        return _page(look, company, lang, title, body, status)
+
+    def message(lang: str, text: str, status: int) -> HTMLResponse:
+        return message_page(look, company, lang, text, status)
 
     def scale_form(ref: SurveyRef, chosen: int | None) -> str:
         lang = ref.language
-        buttons = "".join(
-            f'<button name="score" value="{n}"{" class=chosen" if n == chosen else ""}>{n}</button>'
-            for n in scale(ref.kind)
-        )
+        numbers = scale(ref.kind)
+        ends = {numbers[0]: "scale-low", numbers[-1]: "scale-high"}
+
+        def button(n: int) -> str:
+            # The end buttons are described by their anchors, for readers that jump between buttons.
+            described = f' aria-describedby="{ends[n]}"' if n in ends else ""
+            pressed = "true" if n == chosen else "false"
+            return f'<button name="score" value="{n}" aria-pressed="{pressed}"{described}>{n}</button>'
+
         low_key, high_key = SCALE_KEYS[ref.kind]  # what each end of the scale means, for every kind
-        legend = (
-            f'<div class="legend"><span>{html.escape(i18n.t(lang, low_key))}</span>'
-            f"<span>{html.escape(i18n.t(lang, high_key))}</span></div>"
+        anchors = (
+            f'<span class="low" id="scale-low">{html.escape(i18n.t(lang, low_key))}</span>'
+            f'<span class="high" id="scale-high">{html.escape(i18n.t(lang, high_key))}</span>'
         )
         question = i18n.t(lang, QUESTION_KEYS[ref.kind], company=company)
         return (
-            f"<h1>{html.escape(question)}</h1>"
-            f'<form method="post" action="/s/{html.escape(ref.token)}">'
-            f'<div class="scale">{buttons}</div></form>{legend}'
+            f'<form method="post" action="/s/{html.escape(ref.token)}"><fieldset>'
+            f"<legend><h1>{html.escape(question)}</h1></legend>"
+            f'<div class="scale scale-{len(numbers)}">{"".join(button(n) for n in numbers)}{anchors}</div>'
+            "</fieldset></form>"
         )
 
     def confirm_form(ref: SurveyRef, score: int) -> str:
@@ -96,7 +107,7 @@ def survey_page_routes(
             f'<form id="answer" method="post" action="/s/{html.escape(ref.token)}">'
             f'<input type="hidden" name="score" value="{score}">'
             f'<button class="send">{html.escape(label)}</button></form>'
-            '<script>document.getElementById("answer").submit()</script>'
+            f"<script>{AUTO_SUBMIT_SCRIPT}</script>"
         )
 
     def followup(answer: Answer) -> str:
@@ -115,11 +126,11 @@ def survey_page_routes(
 
     def not_found(request: Request) -> HTMLResponse:
         lang = request_language(request)
-        return _message(lang, i18n.t(lang, "web.not_found"), 404)
+        return message(lang, i18n.t(lang, "web.not_found"), 404)
 
     def bad_score(ref: SurveyRef) -> HTMLResponse:
         low, high = SCALES[ref.kind]
-        return _message(ref.language, i18n.t(ref.language, "web.bad_score", low=low, high=high), 400)
+        return message(ref.language, i18n.t(ref.language, "web.bad_score", low=low, high=high), 400)
 
     def parse_score(ref: SurveyRef, raw: object) -> int | None:
         score = _whole_number(raw)
@@ -140,11 +151,11 @@ def survey_page_routes(
         title = i18n.t(ref.language, "web.title", company=company)
         raw = request.query_params.get("score")
         if raw is None:
-            return _page(ref.language, title, scale_form(ref, None))
+            return page(ref.language, title, scale_form(ref, None))
         score = parse_score(ref, raw)
         if score is None:
             return bad_score(ref)
-        return _page(ref.language, title, scale_form(ref, score) + confirm_form(ref, score))
+        return page(ref.language, title, scale_form(ref, score) + confirm_form(ref, score))
 
     async def submit_score(request: Request) -> Response:
         ref = await find(request)
@@ -157,10 +168,10 @@ def survey_page_routes(
         try:
             answer = await run_in_threadpool(service.record_score, ref.token, score, source="web")
         except SurveyError:
-            return _message(ref.language, i18n.t(ref.language, "web.expired"), 409)
+            return message(ref.language, i18n.t(ref.language, "web.expired"), 409)
         await run_in_threadpool(notify_answer, answer)
         title = i18n.t(ref.language, "web.title", company=company)
-        return _page(ref.language, title, scale_form(ref, score) + followup(answer))
+        return page(ref.language, title, scale_form(ref, score) + followup(answer))
 
     async def submit_comment(request: Request) -> Response:
         ref = await find(request)
@@ -172,12 +183,12 @@ def survey_page_routes(
         try:
             answer = await run_in_threadpool(service.record_comment, ref.token, comment)
         except SurveyNotOpen:
-            return _message(lang, i18n.t(lang, "web.choose_score_first"), 409)
+            return message(lang, i18n.t(lang, "web.choose_score_first"), 409)
         except SurveyError:
-            return _message(lang, i18n.t(lang, "web.expired"), 409)
+            return message(lang, i18n.t(lang, "web.expired"), 409)
         await run_in_threadpool(notify_answer, answer)
         msg = i18n.t(lang, "comment.thanks")
-        return _page(
+        return page(
             lang,
             i18n.t(lang, "web.thanks"),
             f"<h1>{html.escape(i18n.t(lang, 'web.thanks'))}</h1><p>{html.escape(msg)}</p>",
@@ -190,15 +201,18 @@ def survey_page_routes(
     ]
 
 
-def unsubscribe_routes(service: SurveyService, company: str, secret: Callable[[], str]) -> list[BaseRoute]:
+def unsubscribe_routes(
+    service: SurveyService, company: str, secret: Callable[[], str], theme: PageTheme | None = None
+) -> list[BaseRoute]:
     """`/unsubscribe/<token>`: GET asks, POST records (the page's button, or RFC 8058 one-click)."""
+    look = theme or PageTheme()
 
     def language(request: Request) -> str:
         chosen = request.query_params.get("lang")
         return i18n.negotiate(chosen) if chosen else request_language(request)
 
     def invalid(lang: str) -> HTMLResponse:
-        return _message(lang, i18n.t(lang, "web.unsubscribe_invalid"), 404)
+        return message_page(look, company, lang, i18n.t(lang, "web.unsubscribe_invalid"), 404)
 
     async def ask(request: Request) -> Response:
         lang = language(request)
@@ -212,7 +226,7 @@ def unsubscribe_routes(service: SurveyService, company: str, secret: Callable[[]
             f'<form method="post"><button class="send">'
             f"{html.escape(i18n.t(lang, 'web.unsubscribe_button'))}</button></form>"
         )
-        return _page(lang, title, body)
+        return _page(look, company, lang, title, body)
 
     async def confirm(request: Request) -> Response:
         lang = language(request)
@@ -225,9 +239,8 @@ def unsubscribe_routes(service: SurveyService, company: str, secret: Callable[[]
         if added:
             log.info("an address unsubscribed from surveys (%s)", source)
         done = i18n.t(lang, "web.unsubscribed", company=company)
-        return _page(
-            lang, done, f"<h1>{html.escape(i18n.t(lang, 'web.unsubscribe_title'))}</h1><p>{html.escape(done)}</p>"
-        )
+        title = i18n.t(lang, "web.unsubscribe_title")
+        return _page(look, company, lang, done, f"<h1>{html.escape(title)}</h1><p>{html.escape(done)}</p>")
 
     return [
         Route(f"{unsubscribe.PATH}{{token}}", ask, methods=["GET"]),
