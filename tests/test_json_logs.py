@@ -4,53 +4,33 @@ the secret, a survey token, a query-string secret or the customer's address, wha
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
 from nps_bot.plugin import signing
-from tests.test_serve_process import free_port
+from tests.support.processes import clean_env, free_port, serve
 
 SECRET = "json-log-test-secret-5c1f"
 EMAIL = "jurgita.p@example.org"
 
 
 def test_json_logs_are_one_object_per_line_and_redacted(tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NPS_BOT_", "SLACK_"))}
-    env |= {
-        "NPS_BOT_PORT": str(port),
-        "NPS_BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'nps.db'}",
-        "NPS_BOT_GENERIC_SECRET": SECRET,
-        "NPS_BOT_FRESHDESK_TOKEN": SECRET,
-        "NPS_BOT_SURVEY_DELAY": "0",
-        "NPS_BOT_WORKER_POLL_INTERVAL": "0.2",
-        "NPS_BOT_LOG_FORMAT": "json",
-        "NPS_BOT_LOG_LEVEL": "DEBUG",  # the most the service will ever say
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nps_bot.cli", "serve"],
-        cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True).start()  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}"
-    try:
+    env = clean_env(
+        NPS_BOT_PORT=str(free_port()),
+        NPS_BOT_DATABASE_URL=f"sqlite:///{tmp_path / 'nps.db'}",
+        NPS_BOT_GENERIC_SECRET=SECRET,
+        NPS_BOT_FRESHDESK_TOKEN=SECRET,
+        NPS_BOT_SURVEY_DELAY="0",
+        NPS_BOT_WORKER_POLL_INTERVAL="0.2",
+        NPS_BOT_LOG_FORMAT="json",
+        NPS_BOT_LOG_LEVEL="DEBUG",  # the most the service will ever say
+    )
+    with serve(tmp_path, env, ready="/readyz") as served:
+        base, lines = served.base, served.lines
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "".join(lines)
-            time.sleep(0.1)
         body = json.dumps(
             {"event": "ticket.closed", "id": "evt-1", "ticket": {"id": "T-1"}, "customer": {"email": EMAIL}}
         ).encode()
@@ -67,16 +47,13 @@ def test_json_logs_are_one_object_per_line_and_redacted(tmp_path: Path) -> None:
 
         token = None
         while token is None:  # the survey is sent (console channel); take its token from the database
-            assert time.monotonic() < deadline, "".join(lines)
+            assert time.monotonic() < deadline, served.log
             with sqlite3.connect(tmp_path / "nps.db") as db:
                 row = db.execute("select token from surveys where state = 'sent'").fetchone()
             token = row[0] if row else None
             time.sleep(0.1)
         assert httpx.post(f"{base}/s/{token}", data={"score": 4}).status_code in (200, 303)
         time.sleep(0.5)
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
     records = [json.loads(line) for line in lines if line.strip()]  # every line is one JSON object
     assert len(records) >= 5

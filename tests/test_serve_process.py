@@ -4,56 +4,30 @@ a signed close posted to it, and the survey link it logs followed to the hosted 
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
 from nps_bot.plugin import signing
+from tests.support.processes import clean_env, free_port, serve
 
 SECRET = "serve-test-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_survey_links_follow_the_port_when_public_url_is_unset(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NPS_BOT_", "SLACK_"))}
-    env |= {
-        "NPS_BOT_PORT": str(port),
-        "NPS_BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'nps.db'}",
-        "NPS_BOT_GENERIC_SECRET": SECRET,
-        "NPS_BOT_SURVEY_DELAY": "0",
-        "NPS_BOT_WORKER_POLL_INTERVAL": "0.2",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nps_bot.cli", "serve"],
-        cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
+    env = clean_env(
+        NPS_BOT_PORT=str(port),
+        NPS_BOT_DATABASE_URL=f"sqlite:///{tmp_path / 'nps.db'}",
+        NPS_BOT_GENERIC_SECRET=SECRET,
+        NPS_BOT_SURVEY_DELAY="0",
+        NPS_BOT_WORKER_POLL_INTERVAL="0.2",
+    )
+    with serve(tmp_path, env) as served:
+        base, lines = served.base, served.lines
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "".join(lines)
-            time.sleep(0.1)
         body = json.dumps(
             {"event": "ticket.closed", "id": "evt-1", "ticket": {"id": "T-1"}, "customer": {"email": "a@example.com"}}
         ).encode()
@@ -61,7 +35,7 @@ def test_survey_links_follow_the_port_when_public_url_is_unset(tmp_path: Path) -
         assert httpx.post(f"{base}/webhooks/generic", content=body, headers=headers).status_code == 202
         link = None
         while link is None:
-            assert time.monotonic() < deadline, "".join(lines)
+            assert time.monotonic() < deadline, served.log
             found = [m for line in list(lines) if (m := re.search(r"\[console\].*?(http://\S+/s/\S+)", line))]
             link = found[0].group(1) if found else None
             time.sleep(0.1)
@@ -70,6 +44,3 @@ def test_survey_links_follow_the_port_when_public_url_is_unset(tmp_path: Path) -
         assert page.status_code == 200
         assert any(f"survey links point at {base}" in line for line in lines)
         assert not any("a@example.com" in line for line in lines)
-    finally:
-        proc.terminate()
-        proc.wait(10)

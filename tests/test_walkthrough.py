@@ -8,7 +8,6 @@ Only the virtualenv and `pip install` lines are skipped: the test runs in the in
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -20,7 +19,7 @@ from typing import IO
 
 import httpx
 
-from tests.test_serve_process import free_port
+from tests.support.processes import clean_env, free_port
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 MARKER = "<!-- walkthrough:"
@@ -44,8 +43,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     commands = walkthrough_commands(README.read_text(encoding="utf-8"))
     assert any(c.startswith("nps-bot serve") for c in commands) and any(c.startswith("nps-bot try") for c in commands)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NPS_BOT_", "SLACK_"))}
-    env |= {"NPS_BOT_PORT": str(port), "NPS_BOT_WORKER_POLL_INTERVAL": "0.2"}  # the port is the test's one change
+    env = clean_env(NPS_BOT_PORT=str(port), NPS_BOT_WORKER_POLL_INTERVAL="0.2")  # the port is the test's one change
     base = f"http://127.0.0.1:{port}"
     server: subprocess.Popen[str] | None = None
     log: list[str] = []
