@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -15,27 +14,7 @@ from nps_bot.store.schema import surveys
 from tests.fakes.slack import FakeSlack
 from tests.support.app import SLACK_SIGNING_SECRET, Live, generic_event
 from tests.support.slack import deliver, slack_env
-from tests.support.slack_requests import TEAM, signed_post
-
-
-def home_opened(user: str) -> str:
-    return json.dumps(
-        {
-            "token": "legacy-verification-token",
-            "team_id": TEAM["id"],
-            "api_app_id": "A0TEST",
-            "event": {
-                "type": "app_home_opened",
-                "user": user,
-                "channel": "D0HOME",
-                "tab": "home",
-                "event_ts": f"{time.time():.6f}",
-            },
-            "type": "event_callback",
-            "event_id": "Ev0HOME",
-            "event_time": int(time.time()),
-        }
-    )
+from tests.support.slack_requests import home_opened, signed_post
 
 
 def _with_an_answered_alert(make_live: Callable[..., Live], fake_slack: FakeSlack, **env: str) -> Live:

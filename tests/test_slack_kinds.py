@@ -21,8 +21,7 @@ from tests.fakes.slack import Call, FakeSlack
 from tests.support.answers import answer, send
 from tests.support.app import SLACK_SIGNING_SECRET, Live
 from tests.support.slack import slack_env
-from tests.support.slack_requests import signed_post, slash_command
-from tests.test_home import home_opened
+from tests.support.slack_requests import home_opened, signed_post, slash_command
 
 ADMIN = "U0ADMIN"
 ALERTS = "C0PUBLIC"
@@ -184,7 +183,7 @@ def test_home_covers_the_kinds_and_drops_alerts_no_longer_needed(live: Live, fak
 
     def home() -> str:
         fake_slack.clear_recording()
-        r = signed_post(live.http, SLACK_SIGNING_SECRET, home_opened("U0LEAD001"), content_type="application/json")
+        r = signed_post(live.http, SLACK_SIGNING_SECRET, home_opened(ADMIN), content_type="application/json")
         assert r.status_code == 200
         (publish,) = fake_slack.wait_for("views.publish")
         return everything(publish.params["view"])

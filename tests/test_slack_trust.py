@@ -21,8 +21,7 @@ from tests.fakes.slack import Call, FakeSlack
 from tests.support.answers import answer, send
 from tests.support.app import SLACK_SIGNING_SECRET, Live
 from tests.support.slack import button, slack_env
-from tests.support.slack_requests import block_action, signed_post, slash_command, view_submission
-from tests.test_home import home_opened
+from tests.support.slack_requests import block_action, home_opened, signed_post, slash_command, view_submission
 
 ADMIN = "U0ADMIN"
 CHANNEL = "C0PUBLIC"
@@ -98,7 +97,7 @@ def test_untrusted_text_is_escaped_on_every_surface(live: Live, fake_slack: Fake
     (dm,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] != CHANNEL]
     assert_safe(dm.params, "survey DM")
 
-    r = signed_post(live.http, SLACK_SIGNING_SECRET, home_opened("U0LEAD001"), content_type="application/json")
+    r = signed_post(live.http, SLACK_SIGNING_SECRET, home_opened(ADMIN), content_type="application/json")
     assert r.status_code == 200
     (home,) = fake_slack.wait_for("views.publish")
     assert_safe(home.params, "App Home")

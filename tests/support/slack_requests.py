@@ -139,3 +139,23 @@ def dm_event(user_id: str, channel: str, text: str, *, event_id: str = "Ev0TEST"
             "event_time": int(time.time()),
         }
     )
+
+
+def home_opened(user: str) -> str:
+    return json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM["id"],
+            "api_app_id": "A0TEST",
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D0HOME",
+                "tab": "home",
+                "event_ts": f"{time.time():.6f}",
+            },
+            "type": "event_callback",
+            "event_id": "Ev0HOME",
+            "event_time": int(time.time()),
+        }
+    )
