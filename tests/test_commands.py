@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
+from integrations.slack.services import commands
 from nps_bot.followups import subscriptions
 from tests.fakes.slack import FakeSlack
 from tests.support.app import SLACK_SIGNING_SECRET, Live, generic_event
@@ -175,3 +177,27 @@ def test_forget_erases_a_person_and_keeps_the_score(live: Live, caplog: pytest.L
     audit = [r.getMessage() for r in caplog.records if r.name == "nps_bot.surveys.privacy"]
     assert any(f"on request of Slack user {ADMIN}" in line for line in audit)
     assert not any("customer1@example.com" in line.lower() for line in audit)
+
+
+def test_a_slow_report_is_acknowledged_in_time_and_sent_to_response_url(
+    live: Live, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack drops a slash command not acknowledged within 3 s: a report held for 4 s (a large
+    database) is acknowledged at once and delivered through response_url when it is ready."""
+    answer(live, 1, 9)
+    needs_admin, score = commands.COMMANDS["score"]
+
+    def slow_score(inv: commands.Invocation, args: list[str]) -> commands.Reply:
+        time.sleep(4)
+        return score(inv, args)
+
+    monkeypatch.setitem(commands.COMMANDS, "score", (needs_admin, slow_score))
+    started = time.monotonic()
+    assert nps(live, "score 30d", user=MEMBER) == "Working on it…"
+    assert time.monotonic() - started < 3.0, "the acknowledgement must beat Slack's 3 s"
+    (report,) = fake_slack.wait_for("response_url", timeout=10)
+    assert "NPS last 30 days: +100" in report.params["text"] and "1 answer" in report.params["text"]
+    assert time.monotonic() - started >= 4.0
+
+    monkeypatch.setitem(commands.COMMANDS, "score", (needs_admin, score))  # a quick one answers in the ack
+    assert "NPS last 30 days: +100" in nps(live, "score 30d", user=MEMBER)
