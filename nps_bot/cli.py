@@ -34,6 +34,15 @@ def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
     from nps_bot.web import create_app
 
     ctx = AppContext.build(settings)
+    from nps_bot.plugin.ports import ProvidesPreflight, StartupError
+
+    try:  # a token that can never work stops here with one line, before anything listens
+        for plugin in ctx.integrations.values():
+            if isinstance(plugin, ProvidesPreflight):
+                plugin.preflight()
+    except StartupError as exc:
+        print(f"nps-bot serve: {exc}", file=sys.stderr)
+        return 1
     log.info(
         "nps-bot listening on http://%s:%d (database %s); survey links point at %s",
         settings.host,
@@ -314,6 +323,22 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollups(settings: Settings, args: argparse.Namespace) -> int:
+    """`rollups rebuild`: recompute the report rollups from the raw rows, in one transaction."""
+    import time
+
+    from nps_bot.reporting.rollups import rebuild
+    from nps_bot.store import create_engine_for, migrate
+
+    engine = create_engine_for(settings.database_url)
+    migrate(engine)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        rows = rebuild(conn)
+    print(f"rollups rebuilt: {rows} rows in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
 PLACEHOLDER_GROUP = "nps_bot.template_placeholders"  # help desks' placeholder syntax, from the integrations
 
 
@@ -412,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--until", type=_date, help="YYYY-MM-DD (UTC), default now")
     forget = sub.add_parser("forget", help="erase one person's personal data and comments (scores stay, anonymous)")
     forget.add_argument("email", help="the customer's e-mail address")
+    rollups = sub.add_parser("rollups", help="report rollups: `rollups rebuild` recomputes them from the answers")
+    rollups.add_argument("action", choices=("rebuild",))
     tl = sub.add_parser("template-link", help="survey links for the help desk's own closing e-mail (HTML buttons)")
     tl.add_argument("connector", help="the help desk, e.g. liveagent, zendesk, freshdesk, helpscout")
     tl.add_argument("--kind", choices=("nps", "csat", "ces"), default="nps", help="survey kind (default nps)")
@@ -446,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         "import": cmd_import,
         "digest": cmd_digest,
         "forget": cmd_forget,
+        "rollups": cmd_rollups,
         "try": cmd_try,
         "config": cmd_config,
         "template-link": cmd_template_link,
@@ -471,7 +499,7 @@ def _is_database_down(exc: Exception) -> bool:
     return errors is not None and isinstance(exc, errors.OperationalError)
 
 
-_PRINTS_RESULT = frozenset({"digest", "config", "forget", "import", "try", "template-link"})
+_PRINTS_RESULT = frozenset({"digest", "config", "forget", "import", "try", "template-link", "rollups"})
 
 
 def _first_error(error: ValidationError) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -18,11 +19,20 @@ from starlette.routing import BaseRoute, Route
 
 from nps_bot.app import AppContext
 from nps_bot.delivery.worker import Worker
-from nps_bot.models import ScheduleOutcome
-from nps_bot.plugin.ports import Parsed, ProvidesLifespan, ProvidesRoutes, WebhookError, WebhookRequest
+from nps_bot.models import Interaction, ScheduleOutcome
+from nps_bot.plugin.ports import (
+    Parsed,
+    ProvidesLifespan,
+    ProvidesRoutes,
+    ReportsReadiness,
+    WebhookError,
+    WebhookRequest,
+)
 from nps_bot.plugin.requests import BodyTooLarge, read_limited
+from nps_bot.store.group_commit import GroupCommitWriter, WriterClosed
 from nps_bot.surveys.page import message_page, survey_page_routes, unsubscribe_routes
 from nps_bot.surveys.page_theme import PageTheme
+from nps_bot.surveys.service import log_outcome
 from nps_bot.surveys.template_link import template_link_routes
 
 log = logging.getLogger(__name__)
@@ -47,7 +57,7 @@ def _outcome_json(outcome: ScheduleOutcome) -> dict[str, object]:
 
 def create_app(ctx: AppContext) -> Starlette:
     async def healthz(_: Request) -> Response:
-        """Readiness: the process answers and the database does (503 otherwise). Also at /readyz."""
+        """Health: the process answers and the database does (503 otherwise); /readyz adds the integrations."""
 
         def ping() -> None:
             with ctx.engine.connect() as conn:
@@ -59,6 +69,17 @@ def create_app(ctx: AppContext) -> Starlette:
             log.error("health check: database unavailable: %s", type(exc).__name__)
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        """Readiness for traffic: the database (as /healthz), and each integration that reports (Socket Mode)."""
+        health = await healthz(request)
+        body = json.loads(bytes(health.body))
+        reports = [r for p in ctx.integrations.values() if isinstance(p, ReportsReadiness) and (r := p.readiness())]
+        body.update({name: state for name, state, _ in reports})
+        if health.status_code == 200 and not all(ready for _, _, ready in reports):
+            body["status"] = "starting"
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(body, status_code=health.status_code)
 
     async def livez(_: Request) -> Response:
         """Liveness: the process serves requests; says nothing about the database (see /readyz)."""
@@ -83,25 +104,37 @@ def create_app(ctx: AppContext) -> Starlette:
             path_params=dict(request.path_params),
         )
 
-        def verify_and_parse() -> Parsed:
+        # Set by the lifespan on SQLite; without it (PostgreSQL, or no lifespan) the thread pool writes.
+        writer: GroupCommitWriter | None = getattr(request.app.state, "ingest_writer", None)
+
+        def verify_and_parse() -> Parsed | list[ScheduleOutcome]:
             connector.verify(incoming)
-            return connector.parse(incoming)
+            parsed = connector.parse(incoming)
+            if writer is not None or not parsed.interactions:
+                return parsed
+            # No writer (PostgreSQL): schedule in this same thread-pool hop, one transaction each.
+            return [ctx.surveys.schedule(i) for i in parsed.interactions]
+
+        def schedule_all(conn: sa.Connection, interactions: list[Interaction]) -> list[ScheduleOutcome]:
+            return [ctx.surveys.schedule_in(conn, i) for i in interactions]
 
         try:
             # Off the event loop: connectors may hash large bodies or, for imports, write to the database.
-            parsed = await run_in_threadpool(verify_and_parse)
+            result = await run_in_threadpool(verify_and_parse)
+            if isinstance(result, Parsed) and result.interactions and writer is not None:
+                # SQLite: one writer thread commits waiting webhooks together; answered after OUR commit.
+                interactions = list(result.interactions)
+                job = functools.partial(schedule_all, interactions=interactions)
+                result = await asyncio.wrap_future(writer.submit(job))
+                for interaction, outcome in zip(interactions, result, strict=True):
+                    log_outcome(interaction, outcome)
         except WebhookError as exc:
             log.warning("webhook %s rejected (%d): %s", name, exc.status, exc.reason)
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
         except _BAD_INPUT as exc:  # a connector tripped over the payload: still the sender's input
             log.error("webhook %s: payload broke the parser (%s)", name, type(exc).__name__, exc_info=True)
             return JSONResponse({"error": f"malformed payload ({type(exc).__name__})"}, status_code=400)
-        if not parsed.interactions:
-            log.info("webhook %s ignored: %s", name, parsed.ignored)
-            return JSONResponse({"status": "ignored", "reason": parsed.ignored}, status_code=202)
-        try:
-            outcomes = [await run_in_threadpool(ctx.surveys.schedule, i) for i in parsed.interactions]
-        except DATABASE_OUTAGE as exc:
+        except (*DATABASE_OUTAGE, WriterClosed) as exc:
             # Not stored, so never a 2xx: the help desk redelivers, and we recover with the database.
             log.error("webhook %s: database unavailable (%s); asked the sender to retry", name, type(exc).__name__)
             return JSONResponse(
@@ -112,6 +145,10 @@ def create_app(ctx: AppContext) -> Starlette:
         except (sa.exc.StatementError, OverflowError) as exc:  # a value the database cannot take
             log.warning("webhook %s: value refused by the database (%s)", name, type(exc).__name__)
             return JSONResponse({"error": "a value in the payload is out of range"}, status_code=400)
+        if isinstance(result, Parsed):
+            log.info("webhook %s ignored: %s", name, result.ignored)
+            return JSONResponse({"status": "ignored", "reason": result.ignored}, status_code=202)
+        outcomes = result
         if len(outcomes) == 1:
             return JSONResponse(_outcome_json(outcomes[0]), status_code=202)
         return JSONResponse({"status": "accepted", "results": [_outcome_json(o) for o in outcomes]}, status_code=202)
@@ -119,7 +156,7 @@ def create_app(ctx: AppContext) -> Starlette:
     theme = PageTheme.from_settings(ctx.settings)  # the hosted pages' branding and security headers
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),
         Route("/webhooks/{connector}", webhook, methods=["POST"]),
         *survey_page_routes(ctx.surveys, ctx.notify_answer, ctx.settings.company_name, theme),
@@ -136,10 +173,14 @@ def create_app(ctx: AppContext) -> Starlette:
             routes.extend(plugin.routes())
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = threading.Event()
         worker_thread = None
         async with contextlib.AsyncExitStack() as stack:
+            if ctx.engine.dialect.name == "sqlite":  # one writer, group commit (see store/group_commit.py)
+                app.state.ingest_writer = GroupCommitWriter(ctx.engine)
+                # Runs after uvicorn finished the open requests: commits whatever is still queued.
+                stack.push_async_callback(asyncio.to_thread, app.state.ingest_writer.close)
             for plugin in ctx.integrations.values():
                 if isinstance(plugin, ProvidesLifespan):
                     await stack.enter_async_context(plugin.lifespan())

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from nps_bot.reporting import rollups
 from nps_bot.reporting import text as report_text
 from nps_bot.reporting.periods import Period, parse_period
 from nps_bot.reporting.queries import (
@@ -91,6 +92,7 @@ def add(
                     survey_id=sid, kind=kind, score=score, comment=comment, source="test", created_at=at, updated_at=at
                 )
             )
+        rollups.add(conn, rollups.contributions(conn, [sid]))  # rows written by hand: their rollup share too
     return int(sid)
 
 

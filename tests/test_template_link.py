@@ -21,6 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nps_bot.cli import main
+from nps_bot.reporting.periods import parse_period
+from nps_bot.reporting.queries import score_report
 from nps_bot.store.schema import customers, responses, surveys, webhook_events
 from nps_bot.surveys import i18n
 from nps_bot.surveys.template_link import NEW_PER_ADDRESS_PER_DAY, ticket_link
@@ -119,6 +121,11 @@ def test_each_liveagent_link_opens_its_score_and_only_the_page_records_it(
     assert {rows[f"LA-{n}"].id: n for n in range(11)} == by_survey
     emails = {c.email for c in table(live, customers)}
     assert emails == {f"ana+{n}@example.com" for n in range(11)}
+    # The reports (read from rollups) count them as sent and answered, as the raw rows do.
+    period = parse_period("7d", live.clock.now() + timedelta(days=2))  # today a whole day: read from rollups
+    from_rollups, from_rows = (score_report(live.ctx.engine, period, rollups=r) for r in (True, False))
+    assert from_rollups.overall.n == from_rows.overall.n == 11
+    assert from_rollups.overall.response_rate == from_rows.overall.response_rate
     # ... and a comment can follow.
     token = rows["LA-3"].token
     comment = live.http.post(f"/s/{token}/comment", data={"comment": "Quick, but the invoice was wrong"})

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from nps_bot.models import REACHED_STATES, OutgoingSurvey, SurveyState
+from nps_bot.reporting.rollups import tracked
 from nps_bot.store.leases import LeasedQueue, expired
 from nps_bot.store.schema import customers, surveys
 
@@ -100,10 +101,15 @@ def load_outgoing(
 
 
 def finish(engine: Engine, survey_id: int, owner: str, now: datetime, **values: object) -> bool:
-    """Write a delivery outcome, only while we still hold the lease (a slow worker must not clobber)."""
-    return SURVEY_QUEUE.finish(
-        engine, survey_id, owner, where=[surveys.c.state == SurveyState.SENDING], updated_at=now, **values
+    """Write a delivery outcome, only while we still hold the lease (a slow worker must not clobber).
+    A send (state and sent_at) moves the report rollups in the same transaction."""
+    stmt = (
+        surveys.update()
+        .where(surveys.c.id == survey_id, surveys.c.lease_owner == owner, surveys.c.state == SurveyState.SENDING)
+        .values(lease_owner=None, lease_until=None, updated_at=now, **values)
     )
+    with engine.begin() as conn, tracked(conn, [survey_id]):
+        return conn.execute(stmt).rowcount == 1
 
 
 def reached_recently(engine: Engine, customer_key: str, since: datetime, exclude_id: int) -> bool:

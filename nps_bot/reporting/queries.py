@@ -1,14 +1,19 @@
 """Score reports by period and segment, aggregated in SQL (GROUP BY), never row by row in Python.
 
-One answers query and one sent-cohort query per report: the current and the previous equal period
-are told apart by a CASE column in the GROUP BY, so comparing periods costs no extra scan.
+Whole UTC days are read from the daily rollups (nps_bot/reporting/rollups.py); only the partial days
+at the edges of a period (`90d` starts at the current time of day) are aggregated from raw rows, so
+the figures equal a raw aggregation exactly. `rollups=False` runs the raw aggregation for the whole
+period: the reference the rollup tests compare with. In both, the current and the previous equal
+period are told apart by a CASE column in the GROUP BY, so comparing periods costs no extra scan.
+Comments are always read from raw rows.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from statistics import NormalDist
 from typing import Any, Literal
 
@@ -17,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from nps_bot.models import ANSWERED_STATES, REACHED_STATES, SCALES
+from nps_bot.reporting import rollups as ru
 from nps_bot.reporting.periods import Period
 from nps_bot.reporting.scoring import (
     Change,
@@ -173,9 +179,8 @@ def _segment(dimension: str | None, base: sa.FromClause) -> tuple[ColumnElement[
     return attrs.c.value.label("key"), joined
 
 
-def _score_columns(kind: str) -> list[ColumnElement[Any]]:
+def _score_columns(kind: str, score: ColumnElement[Any] = responses.c.score) -> list[ColumnElement[Any]]:
     """Sufficient statistics for one kind; only what it needs, as every CASE costs per row."""
-    score = responses.c.score
     if kind == "nps":
         return [
             sa.func.sum(sa.case((score >= 9, 1), else_=0)).label("promoters"),
@@ -205,17 +210,56 @@ def _stats_from(row: Any, kind: str) -> dict[str, Any]:
     }
 
 
-def _aggregate(
-    engine: Engine, period: Period, dimension: str | None, kind: str, compare: bool = True
-) -> dict[tuple[int, str | None], SegmentStats]:
-    """{(0 = current | 1 = previous, key): stats} from one answers query and one sent query."""
+Sums = dict[tuple[int, str | None], list[int]]  # {(0 = current | 1 = previous, key): rollups.FIELDS}
+_WIDTH = len(ru.FIELDS)
+_SENT = ru.FIELDS.index("sent")
+
+
+def _answer_vector(row: Any, kind: str) -> list[int]:
+    names = ("promoters", "passives", "detractors") if kind == "nps" else ru.FIELDS[3:7]
+    return [int(getattr(row, f) or 0) if f in names else 0 for f in ru.FIELDS]
+
+
+def _scored(vector: Sequence[int], kind: str) -> dict[str, Any]:
+    v = dict(zip(ru.FIELDS, vector, strict=True))
+    if kind == "nps":
+        return {"counts": NpsCounts(v["promoters"], v["passives"], v["detractors"]), "kind": kind}
+    return {
+        "counts": _NO_COUNTS,
+        "kind": kind,
+        "answers": v["answers"],
+        "satisfied": v["satisfied"],
+        "total": float(v["total"]),
+        "sum_squares": float(v["sum_squares"]),
+    }
+
+
+def _merge(into: Sums, more: Sums) -> None:
+    for k, vector in more.items():
+        acc = into.setdefault(k, [0] * _WIDTH)
+        for i, x in enumerate(vector):
+            acc[i] += x
+
+
+def _raw_sums(
+    conn: sa.Connection,
+    period: Period,
+    dimension: str | None,
+    kind: str,
+    compare: bool,
+) -> Sums:
+    """One answers query and one sent query over raw rows, for the period and its previous one."""
     prev = period.previous() if compare else period
     key, answered_from = _segment(dimension, responses.join(surveys, surveys.c.id == responses.c.survey_id))
     a_bucket = sa.case((responses.c.created_at >= period.start, 0), else_=1).label("bucket")
     answers = (
         sa.select(a_bucket, key, *_score_columns(kind))
         .select_from(answered_from)
-        .where(responses.c.kind == kind, responses.c.created_at >= prev.start, responses.c.created_at < period.end)
+        .where(
+            responses.c.kind == kind,
+            responses.c.created_at >= prev.start,
+            responses.c.created_at < period.end,
+        )
         .group_by(a_bucket, key)
     )
     # Response rate is judged per cohort: of the surveys sent in the period, how many were answered.
@@ -239,19 +283,130 @@ def _aggregate(
         )
         .group_by(s_bucket, skey)
     )
-    with engine.connect() as conn:
-        answer_rows = {(int(r.bucket), r.key): r for r in conn.execute(answers)}
-        sent_rows = {(int(r.bucket), r.key): r for r in conn.execute(sent)}
-    out: dict[tuple[int, str | None], SegmentStats] = {}
-    for k in set(answer_rows) | set(sent_rows):
-        s = sent_rows.get(k)
-        out[k] = SegmentStats(
-            k[1],
-            sent=int(s.sent) if s else 0,
-            answered_of_sent=int(s.answered) if s else 0,
-            **_stats_from(answer_rows.get(k), kind),
-        )
+    out: Sums = {}
+    _merge(out, {(int(r.bucket), r.key): _answer_vector(r, kind) for r in conn.execute(answers)})
+    _merge(
+        out,
+        {(int(r.bucket), r.key): [0] * _SENT + [int(r.sent or 0), int(r.answered or 0)] for r in conn.execute(sent)},
+    )
     return out
+
+
+def _edge_sums(
+    conn: sa.Connection, period: Period, dimension: str | None, kind: str, spans: Sequence[tuple[datetime, datetime]]
+) -> Sums:
+    """The partial days at the edges of a period, from raw rows: one answers and one sent query, each a
+    UNION ALL of one narrow time range per edge (each reads the time index for its hours only)."""
+
+    def union(picks: list[sa.Select[Any]]) -> sa.Subquery:
+        return (sa.union_all(*picks) if len(picks) > 1 else picks[0]).subquery()
+
+    # Everyone: the answers alone (the covering index), no join to surveys.
+    base = responses if dimension is None else responses.join(surveys, surveys.c.id == responses.c.survey_id)
+    key, answered_from = _segment(dimension, base)
+    at = responses.c.created_at
+    answered = union(
+        [
+            sa.select(at.label("at"), key, responses.c.score.label("score"))
+            .select_from(answered_from)
+            .where(responses.c.kind == kind, at >= a, at < b)
+            for a, b in spans
+        ]
+    )
+    a_bucket = sa.case((answered.c.at >= period.start, 0), else_=1).label("bucket")
+    answers = sa.select(a_bucket, answered.c.key, *_score_columns(kind, answered.c.score)).group_by(
+        a_bucket, answered.c.key
+    )
+    skey, sent_from = _segment(dimension, surveys)
+    sent_at = surveys.c.sent_at
+    sent = union(
+        [
+            sa.select(sent_at.label("at"), skey, surveys.c.state.label("state"))
+            .select_from(sent_from)
+            .where(surveys.c.kind == kind, sent_at >= a, sent_at < b)
+            for a, b in spans
+        ]
+    )
+    s_bucket = sa.case((sent.c.at >= period.start, 0), else_=1).label("bucket")
+    reached = sent.c.state.in_([s.value for s in REACHED_STATES])
+    answered_state = sent.c.state.in_([s.value for s in ANSWERED_STATES])
+    sends = sa.select(
+        s_bucket,
+        sent.c.key,
+        sa.func.sum(sa.case((reached, 1), else_=0)).label("sent"),
+        sa.func.sum(sa.case((answered_state, 1), else_=0)).label("answered"),
+    ).group_by(s_bucket, sent.c.key)
+    out: Sums = {}
+    _merge(out, {(int(r.bucket), r.key): _answer_vector(r, kind) for r in conn.execute(answers)})
+    _merge(
+        out,
+        {(int(r.bucket), r.key): [0] * _SENT + [int(r.sent or 0), int(r.answered or 0)] for r in conn.execute(sends)},
+    )
+    return out
+
+
+def rollup_dim(dimension: str | None) -> str:
+    """The rollups' name for a report dimension (already lower-cased)."""
+    if dimension is None:
+        return ru.EVERYONE
+    if dimension == TAG:
+        return ru.TAG
+    if dimension in DIMENSIONS:
+        return DIMENSIONS[dimension].name
+    return ru.attribute_dim(dimension)
+
+
+def _rollup_sums(
+    conn: sa.Connection, dimension: str | None, kind: str, days: Sequence[tuple[date, date] | None]
+) -> Sums:
+    dim = rollup_dim(dimension)
+    out: Sums = {(b, ru.decode(k)): v for (b, k), v in ru.bucket_sums(conn, kind, dim, days).items()}
+    if dim.startswith(ru.ATTRIBUTE_PREFIX):
+        # Surveys without the attribute (key NULL) are not stored per attribute: everyone minus the
+        # values, exact because a survey has at most one value per attribute.
+        for (b, _), everyone in ru.bucket_sums(conn, kind, ru.EVERYONE, days).items():
+            rest = list(everyone)
+            for (b2, _), v in out.items():
+                if b2 == b:
+                    rest = [x - y for x, y in zip(rest, v, strict=True)]
+            if any(rest):
+                out[(b, None)] = rest
+    return out
+
+
+def _coalesce(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Touching intervals as one (the previous period ends mid-day where the current one starts)."""
+    out: list[tuple[datetime, datetime]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(b, out[-1][1]))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _aggregate(
+    engine: Engine, period: Period, dimension: str | None, kind: str, compare: bool = True, *, rollups: bool = True
+) -> dict[tuple[int, str | None], SegmentStats]:
+    """{(0 = current | 1 = previous, key): stats}: rollups for whole days, raw rows for partial ones."""
+    with engine.connect() as conn:
+        if not rollups:
+            sums = _raw_sums(conn, period, dimension, kind, compare)
+        else:
+            cur_days, spans = ru.whole_days(period.start, period.end)
+            prev_days = None
+            if compare:
+                prev = period.previous()
+                prev_days, prev_spans = ru.whole_days(prev.start, prev.end)
+                spans += prev_spans
+            sums = _rollup_sums(conn, dimension, kind, [cur_days, prev_days])
+            if spans:
+                _merge(sums, _edge_sums(conn, period, dimension, kind, _coalesce(spans)))
+    return {
+        k: SegmentStats(k[1], sent=v[_SENT], answered_of_sent=v[_SENT + 1], **_scored(v, kind))
+        for k, v in sums.items()
+        if any(v)
+    }
 
 
 def _sum(key: str | None, parts: list[SegmentStats], kind: str) -> SegmentStats:
@@ -284,14 +439,16 @@ def score_report(
     kind: ReportKind = "nps",
     min_n: int = 10,
     compare: bool = True,
+    rollups: bool = True,
 ) -> ScoreReport:
     """NPS (groups), CSAT (% answering 4-5) or CES (mean) for a period, whole base and by segment.
 
     Every line carries n, response rate, margin and change vs the previous equal period (`compare`;
-    without it the previous period is not read and `change` is never significant).
+    without it the previous period is not read and `change` is never significant). `rollups=False`:
+    raw rows only (the reference).
     """
     dimension = dimension.lower() if dimension else None
-    rows = _aggregate(engine, period, dimension, kind, compare)
+    rows = _aggregate(engine, period, dimension, kind, compare, rollups=rollups)
     keys = sorted({k for _, k in rows}, key=lambda v: (v is None, v or ""))
     segments = tuple(
         _with_previous(
@@ -301,7 +458,7 @@ def score_report(
     )
     if dimension == TAG:
         # A survey can carry several tags (or none), so the overall line needs its own unjoined query.
-        overall = score_report(engine, period, None, kind=kind, min_n=min_n, compare=compare).overall
+        overall = score_report(engine, period, None, kind=kind, min_n=min_n, compare=compare, rollups=rollups).overall
     else:
         cur = _sum(None, [rows[k] for k in rows if k[0] == 0], kind)
         prev = _sum(None, [rows[k] for k in rows if k[0] == 1], kind) if compare else None
@@ -352,16 +509,26 @@ def weekly_trend(
     kind: ReportKind = "nps",
     dimension: str | None = None,
     value: str | None = None,
+    rollups: bool = True,
 ) -> list[TrendPoint]:
     """The last `weeks` ISO weeks (current one included, oldest first), empty weeks with n = 0.
 
     One query: week boundaries are computed here and bucketed with CASE, which SQLite and
-    PostgreSQL both run without date functions.
+    PostgreSQL both run without date functions. Weeks are whole UTC days: rollups only
+    (`rollups=False`: raw rows, the reference).
     """
     if weeks < 1:
         raise ValueError("weeks must be >= 1")
     first = week_start(now) - timedelta(weeks=weeks - 1)
     bounds = [first + timedelta(weeks=i) for i in range(weeks + 1)]
+    if rollups:
+        segment = dimension and value is not None
+        dim = rollup_dim(dimension.lower() if segment and dimension else None)
+        key = ru.encode(value) if segment else ""
+        days = [(bounds[i].date(), bounds[i + 1].date()) for i in range(weeks)]
+        with engine.connect() as conn:
+            sums = {b: v for (b, _), v in ru.bucket_sums(conn, kind, dim, days, key=key).items()}
+        return [TrendPoint(bounds[i], **_scored(sums.get(i, [0] * _WIDTH), kind)) for i in range(weeks)]
     at = responses.c.created_at
     whens = [(at < b, i) for i, b in enumerate(bounds[1:-1])]
     bucket = (sa.case(*whens, else_=weeks - 1) if whens else sa.literal(0)).label("bucket")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,38 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    dialect = engine.dialect
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        _ping_if_idle(dialect, dbapi_connection, record)
+
+    sa.event.listen(engine, "checkout", ping_if_idle)
+    sa.event.listen(engine, "checkin", _note_checkin)
+    return engine
+
+
+# A connection used this recently is alive: pinging it on every checkout (pool_pre_ping) was one
+# extra round trip per transaction (a webhook is ~9). After a pause (a database restart happens in
+# one) it is pinged as before; a disconnect met mid-use invalidates the whole pool.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any) -> None:
+    last = record.info.get("checked_in_at")
+    if last is not None and time.monotonic() - last < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        alive = dialect.do_ping(dbapi_connection)
+    except Exception as exc:
+        raise sa.exc.DisconnectionError("stale connection") from exc  # the pool retries with a new one
+    if alive is False:
+        raise sa.exc.DisconnectionError("stale connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

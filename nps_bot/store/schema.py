@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -169,6 +170,29 @@ responses = Table(
     Index("ix_responses_report", "created_at", "kind", "score", "survey_id"),
 )
 
+
+# Report rollups (nps_bot/reporting/rollups.py): per UTC day, kind and segment, the sums reports are
+# made of, kept in the transaction that changes an answer or a send. Answer columns count responses
+# by the day of responses.created_at; sent/answered count surveys by the day of surveys.sent_at.
+# dim: "" (everyone), agent, team, channel, connector, language, tag, or "attr:<name>";
+# key: "" for NULL (no value), "=" + value otherwise (so an empty value is not NULL).
+report_rollups = Table(
+    "report_rollups",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("dim", String(72), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("promoters", BigInteger, nullable=False, default=0),
+    Column("passives", BigInteger, nullable=False, default=0),
+    Column("detractors", BigInteger, nullable=False, default=0),
+    Column("answers", BigInteger, nullable=False, default=0),
+    Column("satisfied", BigInteger, nullable=False, default=0),
+    Column("total", BigInteger, nullable=False, default=0),
+    Column("sum_squares", BigInteger, nullable=False, default=0),
+    Column("sent", BigInteger, nullable=False, default=0),
+    Column("answered", BigInteger, nullable=False, default=0),
+)
 
 # -- results in chat: digest and alert subscriptions, digest slots, detractor alerts, outbox -----
 

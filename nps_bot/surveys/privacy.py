@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from nps_bot.models import PENDING_STATES, SurveyState
+from nps_bot.reporting.rollups import tracked
 from nps_bot.store.schema import customers, outbox, responses, surveys
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,21 @@ def purge_older_than(engine: Engine, cutoff: datetime, now: datetime) -> Erased:
 
 
 def _erase(conn: Connection, people: Sequence[int], ids: Sequence[int], now: datetime, *, reason: str) -> Erased:
+    """Scores, dates and segments stay, so the report rollups do not move; tracked all the same
+    (unsent surveys change state here), so they stay equal to the raw rows whatever _erase becomes."""
+    with tracked(conn, ids):
+        comments, withdrawn = _erase_surveys(conn, ids, now, reason)
+    for person in people:  # a unique key is required: a random one identifies no one
+        conn.execute(
+            customers.update()
+            .where(customers.c.id == person)
+            .values(key=f"forgotten:{uuid.uuid4().hex}", email=None, name=None, slack_user_id=None, updated_at=now)
+        )
+    events = _drop_pending_events(conn, set(ids))
+    return Erased(len(people), len(ids), comments, withdrawn, events)
+
+
+def _erase_surveys(conn: Connection, ids: Sequence[int], now: datetime, reason: str) -> tuple[int, int]:
     comments = 0
     withdrawn = 0
     if ids:
@@ -103,14 +119,7 @@ def _erase(conn: Connection, people: Sequence[int], ids: Sequence[int], now: dat
             .where(surveys.c.id.in_(ids))
             .values(customer_key=None, subject=None, reply_context=None, updated_at=now)
         )
-    for person in people:  # a unique key is required: a random one identifies no one
-        conn.execute(
-            customers.update()
-            .where(customers.c.id == person)
-            .values(key=f"forgotten:{uuid.uuid4().hex}", email=None, name=None, slack_user_id=None, updated_at=now)
-        )
-    events = _drop_pending_events(conn, set(ids))
-    return Erased(len(people), len(ids), comments, withdrawn, events)
+    return comments, withdrawn
 
 
 def _drop_pending_events(conn: Connection, ids: set[int]) -> int:

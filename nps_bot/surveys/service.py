@@ -28,18 +28,18 @@ from nps_bot.models import (
     SurveyRef,
     SurveyState,
 )
-from nps_bot.store.schema import customers, responses, survey_attributes, survey_tags, surveys, webhook_events
-from nps_bot.store.sql import insert_ignore, upsert
+from nps_bot.reporting.rollups import Tracker, tracked
+from nps_bot.store.schema import customers, responses, survey_attributes, surveys
+from nps_bot.store.sql import upsert
 from nps_bot.surveys import i18n
 from nps_bot.surveys.policy import SurveyPolicy
+from nps_bot.surveys.schedule_statements import statements
 from nps_bot.surveys.unsubscribe import REASON as UNSUBSCRIBED
-from nps_bot.surveys.unsubscribe import listed as unsubscribed
+from nps_bot.surveys.unsubscribe import normalise
 
 log = logging.getLogger(__name__)
 
 MAX_COMMENT = 3000
-# A survey in one of these states no longer stops the customer being surveyed again.
-_NOT_THROTTLING = (SurveyState.SUPPRESSED, SurveyState.FAILED, SurveyState.UNDELIVERABLE)
 
 
 class SurveyError(Exception):
@@ -64,37 +64,30 @@ class SurveyService:
     # -- scheduling ---------------------------------------------------------------------------
 
     def schedule(self, interaction: Interaction) -> ScheduleOutcome:
-        now = self.clock.now()
         with self.engine.begin() as conn:
-            fresh = insert_ignore(
-                conn,
-                webhook_events,
-                {
-                    "connector": interaction.connector,
-                    "event_id": interaction.event_id,
-                    "received_at": now,
-                    "outcome": "pending",
-                },
-                ("connector", "event_id"),
-            )
-            if not fresh:
-                return ScheduleOutcome("duplicate", reason="event already received")
-            outcome = self._apply(conn, interaction, now)
-            conn.execute(
-                webhook_events.update()
-                .where(
-                    webhook_events.c.connector == interaction.connector,
-                    webhook_events.c.event_id == interaction.event_id,
-                )
-                .values(outcome=outcome.status, survey_id=outcome.survey_id)
-            )
-        log.info(
-            "webhook %s/%s ticket %s: %s%s",
-            interaction.connector,
-            interaction.event_id,
-            interaction.ticket_id,
-            outcome.status,
-            f" ({outcome.reason})" if outcome.reason else "",
+            outcome = self.schedule_in(conn, interaction)
+        log_outcome(interaction, outcome)
+        return outcome
+
+    def schedule_in(self, conn: Connection, interaction: Interaction) -> ScheduleOutcome:
+        """`schedule` inside a transaction the caller holds and commits (the SQLite group-commit
+        writer runs many in one); the outcome holds only once that transaction commits."""
+        now = self.clock.now()
+        sql = statements(conn.dialect.name)
+        event_row = conn.execute(
+            sql.claim_event,
+            {
+                "connector": interaction.connector,
+                "event_id": interaction.event_id,
+                "received_at": now,
+                "outcome": "pending",
+            },
+        ).scalar()
+        if event_row is None:
+            return ScheduleOutcome("duplicate", reason="event already received")
+        outcome = self._apply(conn, interaction, now)
+        conn.execute(
+            sql.finish_event, {"event_row": event_row, "new_outcome": outcome.status, "survey_row": outcome.survey_id}
         )
         return outcome
 
@@ -104,25 +97,30 @@ class SurveyService:
         return SurveyService(self.engine, now_policy, self.clock, self.default_language).schedule(interaction)
 
     def _apply(self, conn: Connection, interaction: Interaction, now: datetime) -> ScheduleOutcome:
-        existing = conn.execute(
-            sa.select(surveys.c.id, surveys.c.state).where(
-                surveys.c.connector == interaction.connector,
-                surveys.c.ticket_id == interaction.ticket_id,
-                surveys.c.kind == interaction.kind,
-            )
-        ).first()
-        if existing is not None:
-            return self._update_existing(conn, existing.id, SurveyState(existing.state), interaction, now)
+        customer_key = interaction.customer.key(interaction.connector)
+        # One round trip answers every question the policy asks the database.
+        checks = conn.execute(
+            statements(conn.dialect.name).checks,
+            {
+                "connector": interaction.connector,
+                "ticket_id": interaction.ticket_id,
+                "kind": interaction.kind,
+                "email": normalise(interaction.customer.email) if interaction.customer.email else None,
+                "customer_key": customer_key,
+                "since": self.policy.throttle_since(now),
+            },
+        ).one()
+        if checks.existing_id is not None:
+            return self._update_existing(conn, checks.existing_id, SurveyState(checks.existing_state), interaction, now)
         if interaction.event == "reopened":
             return ScheduleOutcome("ignored", reason="re-opened ticket has no survey")
 
-        customer_key = interaction.customer.key(interaction.connector)
         reason = self.policy.exclusion(interaction)
-        if reason is None and interaction.customer.email and unsubscribed(conn, interaction.customer.email):
+        if reason is None and checks.unsubscribed:
             reason = UNSUBSCRIBED
         if reason is None and self.policy.sampled_out(interaction):
             reason = "not sampled"
-        if reason is None and customer_key and self._recently_surveyed(conn, customer_key, now):
+        if reason is None and self.policy.throttle and checks.throttled:
             reason = "throttled: surveyed recently"
         state = SurveyState.SUPPRESSED if reason else SurveyState.SCHEDULED
         survey_id = self._insert(conn, interaction, customer_key, state, reason, now)
@@ -137,14 +135,18 @@ class SurveyService:
     ) -> ScheduleOutcome:
         if state not in PENDING_STATES:
             return ScheduleOutcome("duplicate", survey_id, reason=f"ticket already surveyed ({state})")
+        # An unsent survey adds nothing to the rollups today; tracked so that stays true if it ever did.
         if interaction.event == "reopened":
-            conn.execute(
-                surveys.update()
-                .where(surveys.c.id == survey_id)
-                .values(state=SurveyState.ON_HOLD, reason="ticket re-opened", updated_at=now)
-            )
+            with tracked(conn, [survey_id]):
+                conn.execute(
+                    surveys.update()
+                    .where(surveys.c.id == survey_id)
+                    .values(state=SurveyState.ON_HOLD, reason="ticket re-opened", updated_at=now)
+                )
             return ScheduleOutcome("on_hold", survey_id, reason="ticket re-opened; waits for the next close")
         due = self.policy.due_at(interaction, now)
+        rollup = Tracker(conn)
+        rollup.watch([survey_id])
         conn.execute(
             surveys.update()
             .where(surveys.c.id == survey_id)
@@ -158,21 +160,8 @@ class SurveyService:
                 **self._ticket_fields(interaction, self.policy.agent_credit),
             )
         )
+        rollup.flush()
         return ScheduleOutcome("rescheduled", survey_id, due_at=due)
-
-    def _recently_surveyed(self, conn: Connection, customer_key: str, now: datetime) -> bool:
-        if not self.policy.throttle:
-            return False
-        hit = conn.execute(
-            sa.select(surveys.c.id)
-            .where(
-                surveys.c.customer_key == customer_key,
-                surveys.c.created_at >= self.policy.throttle_since(now),
-                surveys.c.state.not_in([s.value for s in _NOT_THROTTLING]),
-            )
-            .limit(1)
-        ).first()
-        return hit is not None
 
     @staticmethod
     def _ticket_fields(interaction: Interaction, agent_credit: str) -> dict[str, object]:
@@ -217,17 +206,18 @@ class SurveyService:
             "updated_at": now,
             **self._ticket_fields(interaction, self.policy.agent_credit),
         }
-        if not insert_ignore(conn, surveys, values, ("connector", "ticket_id", "kind")):
+        sql = statements(conn.dialect.name)
+        survey_id: int | None = conn.execute(sql.insert_survey, values).scalar()
+        if survey_id is None:
             return None
-        survey_id = conn.execute(sa.select(surveys.c.id).where(surveys.c.token == values["token"])).scalar_one()
         if interaction.tags:
-            conn.execute(survey_tags.insert(), [{"survey_id": survey_id, "tag": t} for t in interaction.tags])
+            conn.execute(sql.insert_tags, [{"survey_id": survey_id, "tag": t} for t in interaction.tags])
         attributes = dict(interaction.customer.attributes)
         if interaction.customer.language:
             attributes.setdefault("language", language)
         if attributes:
             conn.execute(
-                survey_attributes.insert(),
+                sql.insert_attributes,
                 [{"survey_id": survey_id, "name": k, "value": v} for k, v in attributes.items()],
             )
         return survey_id
@@ -235,29 +225,17 @@ class SurveyService:
     @staticmethod
     def _upsert_customer(conn: Connection, interaction: Interaction, key: str, now: datetime) -> int:
         c = interaction.customer
-        return upsert(
-            conn,
-            customers,
-            {
-                "key": key,
-                "email": c.email,
-                "name": c.name,
-                "slack_user_id": c.slack_user_id,
-                "language": c.language,
-                "created_at": now,
-                "updated_at": now,
-            },
-            ("key",),
-            # Newer facts win, but a missing value never erases a known one.
-            lambda excluded: {
-                "email": sa.func.coalesce(excluded.email, customers.c.email),
-                "name": sa.func.coalesce(excluded.name, customers.c.name),
-                "slack_user_id": sa.func.coalesce(excluded.slack_user_id, customers.c.slack_user_id),
-                "language": sa.func.coalesce(excluded.language, customers.c.language),
-                "updated_at": excluded.updated_at,
-            },
-            returning=customers.c.id,
-        ).scalar_one()
+        row = {
+            "key": key,
+            "email": c.email,
+            "name": c.name,
+            "slack_user_id": c.slack_user_id,
+            "language": c.language,
+            "created_at": now,
+            "updated_at": now,
+        }
+        customer_id: int = conn.execute(statements(conn.dialect.name).upsert_customer, row).scalar_one()
+        return customer_id
 
     def record_external_answer(
         self,
@@ -300,6 +278,8 @@ class SurveyService:
             else:
                 token = existing
             ref = self._ref(conn, token)
+            rollup = Tracker(conn)
+            rollup.watch([ref.id])
             conn.execute(
                 surveys.update()
                 .where(surveys.c.id == ref.id)
@@ -325,6 +305,7 @@ class SurveyService:
                     "updated_at": excluded.updated_at,
                 },
             )
+            rollup.flush()
         answer = Answer(survey=_with_state(ref, state), score=score, comment=text, previous_score=previous)
         return answer, existing is None
 
@@ -357,7 +338,7 @@ class SurveyService:
         values: dict[str, object] = {"agent_name": agent_name[:255]} if agent_name else {}
         if team:
             values["team"] = team[:255]
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn, tracked(conn, [survey_id]):  # names are segment keys
             if values:
                 conn.execute(surveys.update().where(surveys.c.id == survey_id).values(**values))
             for name, value in (attributes or {}).items():
@@ -418,6 +399,8 @@ class SurveyService:
                 raise SurveyError(f"score must be a whole number from {low} to {high}")
             if ref.state not in (REACHED_STATES | {SurveyState.SENDING}):
                 raise SurveyNotOpen("this survey is not open for answers")
+            rollup = Tracker(conn)
+            rollup.watch([ref.id])
             previous = conn.execute(
                 sa.select(responses.c.score, responses.c.comment).where(responses.c.survey_id == ref.id)
             ).first()
@@ -444,6 +427,7 @@ class SurveyService:
             comment = previous.comment if previous else None
             state = SurveyState.COMMENTED if comment else SurveyState.ANSWERED
             conn.execute(surveys.update().where(surveys.c.id == ref.id).values(state=state, updated_at=now))
+            rollup.flush()
         return Answer(
             survey=_with_state(ref, state),
             score=score,
@@ -468,6 +452,18 @@ class SurveyService:
             state = SurveyState.COMMENTED if text else SurveyState.ANSWERED
             conn.execute(surveys.update().where(surveys.c.id == ref.id).values(state=state, updated_at=now))
         return Answer(survey=_with_state(ref, state), score=score, comment=text or None, previous_score=score)
+
+
+def log_outcome(interaction: Interaction, outcome: ScheduleOutcome) -> None:
+    """One line per webhook, once its transaction committed (no customer e-mail in it)."""
+    log.info(
+        "webhook %s/%s ticket %s: %s%s",
+        interaction.connector,
+        interaction.event_id,
+        interaction.ticket_id,
+        outcome.status,
+        f" ({outcome.reason})" if outcome.reason else "",
+    )
 
 
 def _with_state(ref: SurveyRef, state: SurveyState) -> SurveyRef:

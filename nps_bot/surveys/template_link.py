@@ -51,6 +51,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from nps_bot.models import SCALES, Customer, Interaction, SurveyState
+from nps_bot.reporting.rollups import tracked
 from nps_bot.store.schema import customers, surveys
 from nps_bot.surveys import i18n
 from nps_bot.surveys.service import SurveyService
@@ -333,20 +334,21 @@ def open_survey(service: SurveyService, click: Click) -> str | Refused:
                 if state is SurveyState.SUPPRESSED:
                     return Refused("web.expired", 409, "survey suppressed by policy")
                 return str(row.token)
-            opened = conn.execute(
-                surveys.update()
-                .where(surveys.c.id == row.id, surveys.c.state == state)
-                .values(
-                    state=SurveyState.SENT,
-                    reason=None,
-                    delivery_channel=CHANNEL,
-                    delivery_ref=None,
-                    sent_at=sa.func.coalesce(surveys.c.sent_at, now),
-                    due_at=now,
-                    expires_at=now + service.policy.expiry,
-                    updated_at=now,
-                )
-            ).rowcount
+            with tracked(conn, [row.id]):  # now sent: the response-rate rollups count it
+                opened = conn.execute(
+                    surveys.update()
+                    .where(surveys.c.id == row.id, surveys.c.state == state)
+                    .values(
+                        state=SurveyState.SENT,
+                        reason=None,
+                        delivery_channel=CHANNEL,
+                        delivery_ref=None,
+                        sent_at=sa.func.coalesce(surveys.c.sent_at, now),
+                        due_at=now,
+                        expires_at=now + service.policy.expiry,
+                        updated_at=now,
+                    )
+                ).rowcount
             if opened:
                 return str(row.token)
     return Refused("web.expired", 409, "survey kept changing")

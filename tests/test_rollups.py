@@ -1,0 +1,335 @@
+"""Report rollups stay equal to the raw figures through every write path, on SQLite and PostgreSQL.
+
+Random sequences of ticket closes, re-opens, re-closes, sends (and other delivery outcomes), answers,
+score changes, comments, imported answers, renames, forgets, retention purges and deletions over
+several weeks and segments; after them every report (each kind, dimension and period, including
+periods that start mid-day) and trend read through the rollups equals the raw aggregation
+(`rollups=False`), and a rebuild from the raw rows leaves the same figures.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from nps_bot.app import AppContext
+from nps_bot.cli import main
+from nps_bot.clock import ManualClock
+from nps_bot.config import Settings
+from nps_bot.delivery import claims
+from nps_bot.models import SCALES, Agent, Customer, Interaction
+from nps_bot.reporting import rollups
+from nps_bot.reporting.periods import Period, parse_period
+from nps_bot.reporting.queries import DIMENSIONS, score_report, weekly_trend
+from nps_bot.store import create_engine_for, migrate
+from nps_bot.store.schema import report_rollups, responses, survey_attributes, survey_tags, surveys
+from nps_bot.surveys.privacy import forget, purge_older_than
+from nps_bot.surveys.service import SurveyError
+
+START = datetime(2026, 10, 5, 7, 13, 21, tzinfo=UTC)  # a Monday, early and off the hour
+KINDS = ("nps", "csat", "ces")
+DIMS = (None, "team", "agent", "channel", "helpdesk", "connector", "language", "tag", "plan", "region", "absent")
+EMAILS = [f"c{i}@example.com" for i in range(6)]
+TEAMS = ["Billing", "Tech", "", None]
+AGENTS = ["ana", "bob", "cy", None]
+
+
+@pytest.fixture
+def ctx(any_db_url: str) -> Iterator[AppContext]:
+    settings = Settings(database_url=any_db_url, survey_delay=timedelta(0), throttle_days=0, embedded_worker=False)
+    context = AppContext.build(settings, clock=ManualClock(START), load_integrations=False)
+    yield context
+    context.engine.dispose()
+
+
+class World:
+    """Drives the real services with random operations; remembers the tickets it closed."""
+
+    def __init__(self, ctx: AppContext, seed: int) -> None:
+        self.ctx = ctx
+        self.rnd = random.Random(seed)
+        self.tickets: list[tuple[str, str, str]] = []  # (connector, ticket id, kind)
+        self.events = 0
+
+    @property
+    def now(self) -> datetime:
+        return self.ctx.clock.now()
+
+    def _event(self) -> str:
+        self.events += 1
+        return f"ev{self.events}"
+
+    def interaction(self, ticket: tuple[str, str, str] | None = None, event: str = "closed") -> Interaction:
+        r = self.rnd
+        connector, ticket_id, kind = ticket or (r.choice(["generic", "zendesk"]), f"T{self.events}", r.choice(KINDS))
+        attributes = {"plan": r.choice(["pro", "free", ""])} if r.random() < 0.7 else {}
+        if r.random() < 0.4:
+            attributes["region"] = r.choice(["eu", "us"])
+        agent = r.choice(AGENTS)
+        return Interaction(
+            connector=connector,
+            event_id=self._event(),
+            event=event,  # type: ignore[arg-type]
+            ticket_id=ticket_id,
+            kind=kind,  # type: ignore[arg-type]
+            team=r.choice(TEAMS),
+            channel=r.choice(["email", "chat", None]),
+            tags=tuple(r.sample(["vip", "refund", "bug"], r.randrange(3))),
+            agent=Agent(name=agent) if agent else None,
+            customer=Customer(email=r.choice(EMAILS), language=r.choice(["en", "lt", None]), attributes=attributes),
+        )
+
+    def survey_rows(self) -> list[Any]:
+        with self.ctx.engine.connect() as conn:
+            return list(conn.execute(sa.select(surveys.c.id, surveys.c.token, surveys.c.state, surveys.c.kind)))
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def close_ticket(self) -> None:
+        interaction = self.interaction()
+        self.ctx.surveys.schedule(interaction)
+        self.tickets.append((interaction.connector, interaction.ticket_id, interaction.kind))
+
+    def reopen_or_reclose(self) -> None:
+        if self.tickets:
+            event = self.rnd.choice(["reopened", "closed"])
+            self.ctx.surveys.schedule(self.interaction(self.rnd.choice(self.tickets), event))
+
+    def deliver(self) -> None:
+        engine, now = self.ctx.engine, self.now
+        for sid in claims.claim_due(engine, "w", now, timedelta(minutes=5), self.rnd.randrange(1, 6)):
+            outcome = self.rnd.random()
+            if outcome < 0.75:
+                claims.finish(engine, sid, "w", now, state="sent", sent_at=now)
+            elif outcome < 0.85:
+                claims.finish(engine, sid, "w", now, state=self.rnd.choice(["expired", "failed", "undeliverable"]))
+            elif outcome < 0.95:
+                claims.release(engine, [sid], "w", now)
+            # else: left in `sending` (a worker that died); the lease runs out and it is claimed again
+
+    def answer(self) -> None:
+        rows = self.survey_rows()
+        if not rows:
+            return
+        row = self.rnd.choice(rows)
+        low, high = SCALES[row.kind]
+        try:
+            self.ctx.surveys.record_score(row.token, self.rnd.randint(low, high), source="web")
+            if self.rnd.random() < 0.3:
+                self.ctx.surveys.record_comment(row.token, self.rnd.choice(["fine", "", "slow"]))
+        except SurveyError:
+            pass  # not open (unsent, expired...): nothing changes
+
+    def external_answer(self) -> None:
+        ticket = self.rnd.choice(self.tickets) if self.tickets and self.rnd.random() < 0.5 else None
+        interaction = self.interaction(ticket)
+        low, high = SCALES[interaction.kind]
+        answered_at = self.now - timedelta(hours=self.rnd.uniform(0, 200))
+        self.ctx.surveys.record_external_answer(
+            interaction, self.rnd.randint(low, high), comment="imported", answered_at=answered_at, source="nicereply"
+        )
+        self.tickets.append((interaction.connector, interaction.ticket_id, interaction.kind))
+
+    def rename(self) -> None:
+        rows = self.survey_rows()
+        if rows:
+            r = self.rnd
+            self.ctx.surveys.set_display_names(
+                r.choice(rows).id,
+                agent_name=r.choice(["Ana Smith", None]),
+                team=r.choice(["Support", None]),
+                attributes={"plan": r.choice(["Pro plan", "Free plan"])},
+            )
+
+    def forget(self) -> None:
+        forget(self.ctx.engine, self.rnd.choice(EMAILS), self.now, actor="test")
+
+    def purge(self) -> None:
+        purge_older_than(self.ctx.engine, self.now - timedelta(days=self.rnd.randrange(1, 10)), self.now)
+
+    def delete(self) -> None:
+        rows = self.survey_rows()
+        if rows:
+            with self.ctx.engine.begin() as conn:
+                rollups.delete_surveys(conn, [self.rnd.choice(rows).id])
+
+    def tick(self) -> None:
+        self.ctx.clock.advance(timedelta(minutes=self.rnd.randrange(30, 36 * 60)))  # type: ignore[attr-defined]
+
+    def step(self) -> None:
+        ops = [
+            (self.close_ticket, 6),
+            (self.deliver, 5),
+            (self.answer, 6),
+            (self.reopen_or_reclose, 2),
+            (self.external_answer, 1),
+            (self.rename, 1),
+            (self.forget, 0.3),
+            (self.purge, 0.2),
+            (self.delete, 0.3),
+            (self.tick, 2),
+        ]
+        op = self.rnd.choices([o for o, _ in ops], weights=[w for _, w in ops])[0]
+        op()
+
+
+def periods(now: datetime) -> list[Period]:
+    first = (now - timedelta(days=12)).date()
+    return [
+        parse_period("7d", now),
+        parse_period("30d", now),
+        parse_period("all", now),
+        parse_period("this-week", now),
+        parse_period(f"{first}..{now.date()}", now),
+        Period(now - timedelta(hours=5), now, "a few hours"),  # inside one or two days: raw rows only
+    ]
+
+
+def assert_reports_equal_raw(engine: sa.Engine, now: datetime, dims: tuple[str | None, ...] = DIMS) -> int:
+    checked = 0
+    for kind in KINDS:
+        for period in periods(now):
+            for dim in dims:
+                ours = score_report(engine, period, dim, kind=kind, min_n=2)  # type: ignore[arg-type]
+                raw = score_report(engine, period, dim, kind=kind, min_n=2, rollups=False)  # type: ignore[arg-type]
+                assert ours == raw, (kind, period, dim)
+                checked += 1
+        for dim, value in [(None, None), ("team", "Billing"), ("team", ""), ("tag", "vip"), ("plan", "pro")]:
+            ours_t = weekly_trend(engine, 8, now, kind=kind, dimension=dim, value=value)  # type: ignore[arg-type]
+            raw_t = weekly_trend(engine, 8, now, kind=kind, dimension=dim, value=value, rollups=False)  # type: ignore[arg-type]
+            assert ours_t == raw_t, (kind, dim, value)
+    return checked
+
+
+def rollup_table(engine: sa.Engine) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """Rows without the all-zero ones (a contribution taken back leaves a zero row behind)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(report_rollups)).all()
+    return {tuple(r[:4]): tuple(r[4:]) for r in rows if any(r[4:])}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_histories_keep_rollups_equal_to_raw(ctx: AppContext, seed: int) -> None:
+    world = World(ctx, seed)
+    for checkpoint, dims in enumerate([(None, "team", "tag", "plan"), DIMS]):
+        for _ in range(100):
+            world.step()
+        assert assert_reports_equal_raw(ctx.engine, world.now, dims) == len(KINDS) * len(dims) * 6, checkpoint
+    with ctx.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar_one() > 10
+        assert conn.execute(sa.select(sa.func.count()).where(surveys.c.sent_at.is_not(None))).scalar_one() > 10
+    incremental = rollup_table(ctx.engine)
+    with ctx.engine.begin() as conn:
+        rollups.rebuild(conn)
+    assert rollup_table(ctx.engine) == incremental  # row for row, as a rebuild computes them
+    assert_reports_equal_raw(ctx.engine, world.now)
+
+
+def test_rollups_are_read_not_raw_rows(ctx: AppContext) -> None:
+    """Guards the comparison above against passing vacuously: a report over whole days reads only the
+    rollups (a hand-edited rollup row shows), one starting mid-day takes its edge days from raw rows."""
+    world = World(ctx, 9)
+    for _ in range(60):
+        world.step()
+    now = world.now
+    whole = Period(datetime.combine(now.date() - timedelta(days=20), datetime.min.time(), UTC), now, "whole")
+    before = score_report(ctx.engine, whole, kind="nps", compare=False)
+    day = now.date() - timedelta(days=3)
+    with ctx.engine.begin() as conn:  # five promoters no answer row has
+        rollups.add(conn, {("nps", rollups.EVERYONE, day, ""): [5, 0, 0, 5, 5, 50, 500, 0, 0]})
+    after = score_report(ctx.engine, whole, kind="nps", compare=False)
+    assert after.overall.counts.promoters == before.overall.counts.promoters + 5
+    raw = score_report(ctx.engine, whole, kind="nps", compare=False, rollups=False)
+    assert raw.overall.counts == before.overall.counts
+
+
+def test_whole_days_split() -> None:
+    start = datetime(2026, 1, 1, 10, 30, tzinfo=UTC)
+    end = datetime(2026, 1, 5, 0, 0, 1, tzinfo=UTC)
+    days, edges = rollups.whole_days(start, end)
+    assert days == (date(2026, 1, 2), date(2026, 1, 5))
+    assert edges == [(start, datetime(2026, 1, 2, tzinfo=UTC)), (datetime(2026, 1, 5, tzinfo=UTC), end)]
+    midnight = datetime(2026, 1, 1, tzinfo=UTC)
+    assert rollups.whole_days(midnight, midnight + timedelta(days=2)) == ((date(2026, 1, 1), date(2026, 1, 3)), [])
+    assert rollups.whole_days(start, start + timedelta(hours=3)) == (None, [(start, start + timedelta(hours=3))])
+
+
+def test_every_report_dimension_is_rolled_up() -> None:
+    assert {c.name for c in DIMENSIONS.values()} == set(rollups.SEGMENT_COLUMNS)
+
+
+def _raw_survey(conn: sa.Connection, i: int, at: datetime, score: int | None, team: str | None) -> None:
+    sid = conn.execute(
+        surveys.insert().values(
+            token=f"t{i}",
+            kind="nps",
+            connector="generic",
+            ticket_id=str(i),
+            team=team,
+            agent_name="ana",
+            language="en",
+            state="sent" if score is None else "answered",
+            due_at=at,
+            created_at=at,
+            updated_at=at,
+            sent_at=at,
+            attempts=1,
+        )
+    ).inserted_primary_key[0]
+    conn.execute(survey_tags.insert().values(survey_id=sid, tag="vip"))
+    conn.execute(survey_attributes.insert().values(survey_id=sid, name="plan", value="pro" if i % 2 else "free"))
+    if score is not None:
+        conn.execute(
+            responses.insert().values(survey_id=sid, kind="nps", score=score, source="t", created_at=at, updated_at=at)
+        )
+
+
+def test_migration_fills_rollups_for_existing_answers(blank_db_url: str) -> None:
+    engine = create_engine_for(blank_db_url)
+    try:
+        migrate(engine, "0008")
+        now = START + timedelta(days=20)
+        with engine.begin() as conn:
+            for i in range(1, 40):
+                at = now - timedelta(hours=11 * i)
+                _raw_survey(conn, i, at, None if i % 5 == 0 else i % 11, ["Billing", None][i % 2])
+        migrate(engine)
+        assert rollup_table(engine), "the migration filled the rollups"
+        assert_reports_equal_raw(engine, now)
+    finally:
+        engine.dispose()
+
+
+def test_rebuild_command_recomputes_from_raw_rows(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    world = World(ctx, 5)
+    for _ in range(60):
+        world.step()
+    expected = rollup_table(ctx.engine)
+    with ctx.engine.begin() as conn:
+        conn.execute(report_rollups.delete())
+        _raw_survey(conn, 10_000, world.now - timedelta(days=2), 3, "Tech")  # written behind the service's back
+    monkeypatch.setenv("NPS_BOT_DATABASE_URL", ctx.settings.database_url)
+    assert main(["rollups", "rebuild"]) == 0
+    assert "rollups rebuilt" in capsys.readouterr().out
+    rebuilt = rollup_table(ctx.engine)
+    assert rebuilt != expected and set(expected) <= set(rebuilt)
+    assert_reports_equal_raw(ctx.engine, world.now)
+
+
+def test_deleting_surveys_takes_their_share_out(ctx: AppContext) -> None:
+    world = World(ctx, 11)
+    for _ in range(80):
+        world.step()
+    with ctx.engine.connect() as conn:
+        answered = list(conn.execute(sa.select(responses.c.survey_id)).scalars())
+    assert answered
+    with ctx.engine.begin() as conn:
+        assert rollups.delete_surveys(conn, answered[: len(answered) // 2 + 1]) == len(answered) // 2 + 1
+    assert_reports_equal_raw(ctx.engine, world.now)
