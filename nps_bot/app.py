@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 
 from nps_bot.clock import Clock, SystemClock
 from nps_bot.config import Settings
+from nps_bot.delivery.api_limits import ApiLimiter
+from nps_bot.delivery.chat_ids import ChatUserIdCache
 from nps_bot.delivery.console import ConsoleChannel
 from nps_bot.delivery.helpdesk_reply import HelpdeskReplyChannel
 from nps_bot.models import Answer
@@ -40,6 +42,13 @@ class AppContext:
     integrations: dict[str, object] = field(default_factory=dict)
     # Jobs registered by hand beside the integrations' own (tests, embedders).
     extra_jobs: list[PeriodicJob] = field(default_factory=list)
+    # One per process: every worker thread and integration shares the API budget and the id cache.
+    api_limits: ApiLimiter = field(init=False)
+    chat_user_ids: ChatUserIdCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.api_limits = ApiLimiter(self.engine)
+        self.chat_user_ids = ChatUserIdCache(self.engine, self.clock)
 
     @classmethod
     def build(

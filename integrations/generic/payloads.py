@@ -1,11 +1,12 @@
 """The generic webhook body: our own schema (README.md, "Generic webhook"), so it is validated as
-written: numbers are not turned into text, and a ticket event needs a ticket and a customer."""
+written: numbers are not turned into text, ids are text or whole numbers (not `true` or `1.0`, which
+would name ticket "1"), and a ticket event needs a ticket and a customer."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictInt
 
 from nps_bot.models import SurveyKind
 from nps_bot.plugin.payloads import LooseModel, PersonBody, StrictTimestamp
@@ -19,7 +20,7 @@ class _Loose(LooseModel):
 
 
 class TicketBody(_Loose):
-    id: str | int
+    id: str | StrictInt
     subject: str | None = None
     url: str | None = None
     channel: str | None = None
@@ -31,7 +32,7 @@ class TicketBody(_Loose):
 class CustomerBody(_Loose):
     email: str | None = None
     name: str | None = None
-    id: str | int | None = None
+    id: str | StrictInt | None = None
     slack_user_id: str | None = None
     language: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -40,7 +41,7 @@ class CustomerBody(_Loose):
 class AgentBody(PersonBody):
     model_config = ConfigDict(coerce_numbers_to_str=False)
 
-    id: str | int | None = None
+    id: str | StrictInt | None = None
 
 
 class GenericBody(_Loose):

@@ -77,6 +77,11 @@ class SlackApi:
     def open_dm(self, user_id: str) -> str:
         return str(self.client.conversations_open(users=user_id)["channel"]["id"])
 
+    def history(self, channel: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The conversation's latest messages, newest first, with the metadata they were posted with."""
+        response = self.client.conversations_history(channel=channel, limit=limit, include_all_metadata=True)
+        return list(response.get("messages") or [])
+
 
 class AsyncSlackApi:
     """Async calls, for Bolt listeners (with the client Bolt passes in)."""

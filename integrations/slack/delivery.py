@@ -1,16 +1,25 @@
-"""Survey delivery as a Slack DM from the bot."""
+"""Survey delivery as a Slack DM from the bot.
+
+Customers known by e-mail only are looked up once per cache period (users.lookupByEmail is Tier 3),
+and the answer, found or not, is kept with the customer. Every survey DM carries message metadata
+naming the survey, so a survey whose earlier attempt may have reached Slack (a worker killed after
+posting, before recording) is looked for in the DM first and adopted rather than posted twice.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from integrations.slack.api import SlackApi, error_code, retry_after, status_code
 from integrations.slack.blocks.survey import survey_message
+from integrations.slack.settings import SlackSettings
+from nps_bot.clock import Clock
 from nps_bot.models import Delivered, OutgoingSurvey
-from nps_bot.plugin.ports import DeliveryRetry, DeliveryUnavailable
+from nps_bot.plugin.ports import ChatUserIds, DeliveryRetry, DeliveryUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +34,9 @@ UNREACHABLE = frozenset(
         "channel_not_found",
     }
 )
+NOT_FOUND = frozenset({"users_not_found", "user_not_found"})
+# The metadata event every survey DM carries (docs.slack.dev/messaging/message-metadata).
+SURVEY_EVENT = "nps_survey"
 
 
 def raise_for_slack(exc: SlackApiError) -> None:
@@ -38,30 +50,76 @@ def raise_for_slack(exc: SlackApiError) -> None:
     raise DeliveryRetry(f"error {code} (HTTP {status})") from None
 
 
+def survey_metadata(survey_id: int) -> dict[str, Any]:
+    return {"event_type": SURVEY_EVENT, "event_payload": {"survey_id": survey_id}}
+
+
+def is_survey(message: dict[str, Any], survey_id: int) -> bool:
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != SURVEY_EVENT:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and str(payload.get("survey_id")) == str(survey_id)
+
+
 class SlackDmChannel:
     name = "slack"
+    can_remind = True  # the reminder is a new DM with the same buttons (nps_bot.delivery.reminders)
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, ids: ChatUserIds, clock: Clock, settings: SlackSettings) -> None:
         self.slack = SlackApi(client)
+        self.ids = ids
+        self.clock = clock
+        self.settings = settings
 
     def resolve_user(self, survey: OutgoingSurvey) -> str:
-        if survey.slack_user_id:
-            return survey.slack_user_id
-        if not survey.customer_email:
+        email = survey.customer_email
+        if not email:
+            if survey.slack_user_id:
+                return survey.slack_user_id
             raise DeliveryUnavailable("customer has neither a Slack user id nor an e-mail address")
+        last = self.ids.cached(email)
+        if last is not None:
+            ttl = self.settings.user_id_ttl if last.user_id else self.settings.user_missing_ttl
+            if self.clock.now() - last.checked_at < ttl:
+                if last.user_id:
+                    return last.user_id
+                raise DeliveryUnavailable("users_not_found")  # as Slack answered, within the cache period
+        elif survey.slack_user_id:
+            return survey.slack_user_id  # given by the help desk, never looked up
+        return self._look_up(email)
+
+    def _look_up(self, email: str) -> str:
         try:
-            user = self.slack.user_by_email(survey.customer_email)
+            user = self.slack.user_by_email(email)
         except SlackApiError as exc:
+            if error_code(exc) in NOT_FOUND:
+                self.ids.remember(email, None)
             raise_for_slack(exc)
         if user.get("deleted") or user.get("is_bot"):
+            self.ids.remember(email, None)
             raise DeliveryUnavailable("Slack account is deactivated or a bot")
-        return str(user["id"])
+        user_id = str(user["id"])
+        self.ids.remember(email, user_id)
+        return user_id
+
+    def find_posted(self, user_id: str, survey_id: int) -> str | None:
+        """The "channel:ts" of this survey's DM if an earlier attempt posted it."""
+        channel = self.slack.open_dm(user_id)
+        for message in self.slack.history(channel):
+            if is_survey(message, survey_id):
+                return f"{channel}:{message['ts']}"
+        return None
 
     def deliver(self, survey: OutgoingSurvey) -> Delivered:
         user_id = self.resolve_user(survey)
-        text, blocks = survey_message(survey)
         try:
-            ref = self.slack.post(user_id, text, blocks, unfurl_links=False)
+            # attempts counts this claim: more than one means an earlier attempt may have posted.
+            if survey.attempts > 1 and (ref := self.find_posted(user_id, survey.id)):
+                log.info("survey %d: its DM from an earlier attempt is in Slack; recorded, not posted again", survey.id)
+                return Delivered(self.name, ref)
+            text, blocks = survey_message(survey)
+            ref = self.slack.post(user_id, text, blocks, unfurl_links=False, metadata=survey_metadata(survey.id))
         except SlackApiError as exc:
             raise_for_slack(exc)
         except OSError as exc:  # connection refused, DNS, timeout after the built-in retries

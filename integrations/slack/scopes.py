@@ -18,6 +18,8 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     # Private channels only show up for members (groups:read); public ones need channels:read.
     "conversations_info": frozenset({"channels:read", "groups:read"}),
     "conversations_open": frozenset({"im:write"}),
+    # Only on survey DMs (to find one an interrupted attempt posted): im:history.
+    "conversations_history": frozenset({"im:history"}),
     "files_upload_v2": frozenset({"files:write"}),
 }
 EVENT_SCOPES: dict[str, frozenset[str]] = {"message.im": frozenset({"im:history"}), "app_home_opened": frozenset()}

@@ -26,7 +26,10 @@ from nps_bot.surveys.service import MAX_COMMENT, SurveyError, SurveyService
 __all__ = [
     "MAX_COMMENT",  # the longest comment Host.surveys stores
     "AnswerListener",
+    "ApiLimits",
     "BadPayload",
+    "ChatIdLookup",
+    "ChatUserIds",
     "DeliveryChannel",
     "DeliveryRetry",
     "DeliveryUnavailable",
@@ -34,13 +37,18 @@ __all__ = [
     "Host",
     "Importer",
     "IntegrationFactory",
+    "Pace",
     "Parsed",
     "PeriodicJob",
     "ProvidesDeliveryChannels",
     "ProvidesLifespan",
     "ProvidesPeriodicJobs",
+    "ProvidesPreflight",
     "ProvidesRoutes",
+    "RateLimited",
     "ReplyPoster",
+    "ReportsReadiness",
+    "StartupError",
     "SurveyEnricher",
     "SurveyError",  # raised by Host.surveys (e.g. record_external_answer) for answers it cannot take
     "SurveyNames",
@@ -143,9 +151,84 @@ class ProvidesLifespan(Protocol):
     def lifespan(self) -> AbstractAsyncContextManager[None]: ...
 
 
+class StartupError(Exception):
+    """A setting that can never work (e.g. a revoked token): `serve` prints the message as one line and exits."""
+
+
+@runtime_checkable
+class ProvidesPreflight(Protocol):
+    """Checked before `serve` listens: raise StartupError for what retrying cannot fix; passing failures
+    (network, 5xx) should only be logged, for the lifespan to retry."""
+
+    def preflight(self) -> None: ...
+
+
+@runtime_checkable
+class ReportsReadiness(Protocol):
+    """Part of GET /readyz: (name, state in words, ready), or None when there is nothing to report.
+    Not ready makes /readyz answer 503."""
+
+    def readiness(self) -> tuple[str, str, bool] | None: ...
+
+
 @runtime_checkable
 class ProvidesDeliveryChannels(Protocol):
     def delivery_channels(self) -> Sequence[DeliveryChannel]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """A vendor's rate limit for one method: `per_minute` calls a minute on average, `burst` back to back."""
+
+    per_minute: float
+    burst: int = 1
+
+    @property
+    def interval(self) -> float:
+        return 60.0 / self.per_minute
+
+
+class RateLimited(Exception):
+    """The method is paused (after a 429) or paced further ahead than the caller would wait."""
+
+    def __init__(self, key: str, retry_after: float) -> None:
+        super().__init__(f"{key}: rate limited for {retry_after:.1f}s")
+        self.key = key
+        self.retry_after = retry_after
+
+
+class ApiLimits(Protocol):
+    """Rate limits of outbound APIs shared by every worker in every process (`Host.api_limits`).
+
+    Keys name one method of one vendor, e.g. "slack:users.lookupByEmail".
+    """
+
+    def acquire(self, key: str, pace: Pace | None, max_wait: float, shared: bool = True) -> None:
+        """Wait for the next call slot of `key` (never inside a pause); raise RateLimited instead when
+        that is more than `max_wait` seconds away. `shared=False` paces this process only (for keys
+        too many to keep in the database, such as one per chat channel)."""
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Nobody calls `key` for `seconds` (the vendor answered 429 with this Retry-After)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatIdLookup:
+    """What the last look-up of a customer's chat user id by e-mail found (None: nobody), and when."""
+
+    user_id: str | None
+    checked_at: datetime
+
+
+class ChatUserIds(Protocol):
+    """Chat user ids found by e-mail, kept with the customer so a rate-limited look-up is not repeated
+    for every survey (`Host.chat_user_ids`)."""
+
+    def cached(self, email: str) -> ChatIdLookup | None:
+        """The last look-up for this e-mail address; None when it was never looked up."""
+
+    def remember(self, email: str, user_id: str | None) -> None:
+        """Store what a look-up found (None: no such user), stamped now."""
 
 
 class Host(Protocol):
@@ -156,6 +239,8 @@ class Host(Protocol):
     clock: Clock
     surveys: SurveyService
     integrations: dict[str, object]
+    api_limits: ApiLimits
+    chat_user_ids: ChatUserIds
 
     def connector(self, name: str) -> HelpdeskConnector | None: ...
 

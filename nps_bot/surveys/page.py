@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -49,6 +49,17 @@ def _page(theme: PageTheme, company: str, lang: str, title: str, body: str, stat
 
 def message_page(theme: PageTheme, company: str, lang: str, text: str, status: int) -> HTMLResponse:
     return _page(theme, company, lang, text, f"<h1>{html.escape(text)}</h1>", status)
+
+
+def one_route(path: str, **by_method: Callable[[Request], Awaitable[Response]]) -> Route:
+    """One route for every method of a path. With one route per method, Starlette answers another method
+    with a 405 whose `Allow` names only the first route's methods (RFC 9110 wants all of them)."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method  # Starlette adds HEAD to GET routes
+        return await by_method[method](request)
+
+    return Route(path, dispatch, methods=list(by_method))
 
 
 def request_language(request: Request) -> str:
@@ -195,8 +206,7 @@ def survey_page_routes(
         )
 
     return [
-        Route("/s/{token}", show, methods=["GET"]),
-        Route("/s/{token}", submit_score, methods=["POST"]),
+        one_route("/s/{token}", GET=show, POST=submit_score),
         Route("/s/{token}/comment", submit_comment, methods=["POST"]),
     ]
 
@@ -242,7 +252,4 @@ def unsubscribe_routes(
         title = i18n.t(lang, "web.unsubscribe_title")
         return _page(look, company, lang, done, f"<h1>{html.escape(title)}</h1><p>{html.escape(done)}</p>")
 
-    return [
-        Route(f"{unsubscribe.PATH}{{token}}", ask, methods=["GET"]),
-        Route(f"{unsubscribe.PATH}{{token}}", confirm, methods=["POST"]),
-    ]
+    return [one_route(f"{unsubscribe.PATH}{{token}}", GET=ask, POST=confirm)]

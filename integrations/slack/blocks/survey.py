@@ -57,10 +57,16 @@ def _ask(lang: str, company: str, s: OutgoingSurvey | SurveyRef, chosen: int | N
 
 
 def survey_message(survey: OutgoingSurvey) -> tuple[str, Blocks]:
-    """The DM: greeting, the question, one row of score buttons and the scale legend."""
+    """The DM: greeting, the question, one row of score buttons and the scale legend; the reminder
+    says so first (same buttons, same token: its answers land on the same survey)."""
     lang, company = survey.language, survey.company
     text = i18n.t(lang, FALLBACK_KEYS[survey.kind], company=company)
-    return kit.message(_ask(lang, company, survey), escape(text))
+    blocks = _ask(lang, company, survey)
+    if survey.reminder:
+        reminder = i18n.t(lang, "survey.reminder")
+        blocks = [kit.section(escape(reminder)), *blocks]
+        text = f"{reminder} {text}"
+    return kit.message(blocks, escape(text))
 
 
 def answered_message(answer: Answer, company: str) -> tuple[str, Blocks]:

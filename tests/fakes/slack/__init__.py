@@ -16,8 +16,9 @@ Usage::
         assert call.params["text"] == "hi"
 
 Modules: ``server`` (``FakeSlack``, dispatch), ``transport`` (HTTP), ``recording`` (``Call``, planned
-answers, waiting), ``workspace`` (directory, ids, channel rules), and one module per method family:
-``auth`` (auth.test), ``chat`` (postMessage, postEphemeral, update), ``conversations`` (info, open),
+answers, waiting), ``workspace`` (directory, ids, channel rules, posted messages), ``limits`` (Slack's rate
+limits, when a test turns them on with ``fake.enforce_limits()``), and one module per method family:
+``auth`` (auth.test), ``chat`` (postMessage, postEphemeral, update), ``conversations`` (info, open, history),
 ``users`` (info, lookupByEmail), ``views`` (open, publish), ``files`` (getUploadURLExternal, the upload
 URL, completeUploadExternal: what ``files_upload_v2`` does).
 
@@ -31,7 +32,12 @@ Behaviour that mirrors Slack (and that tests can rely on):
 * posting to a user id ``U…``/``W…`` answers with the DM channel ``D…``;
 * ``ts`` values are unique and strictly increasing (``"1700000000.000100"``, ``"1700000000.000200"``, …);
 * every request under ``/api/`` is recorded (so is a ``response_url`` pointed at ``base_url``); with a
-  valid token, a method the fake does not implement answers ``{"ok": true}``.
+  valid token, a method the fake does not implement answers ``{"ok": true}``;
+* messages posted (not thread replies) are kept per channel and returned newest first by
+  ``conversations.history``, with their ``metadata`` only when ``include_all_metadata`` is set;
+* with ``fake.enforce_limits()`` a method over its tier answers 429 with ``Retry-After``, and calls inside
+  that window are refused again and listed in ``limits.refused_inside_window``;
+* ``fake.on_call`` (if set) sees each recorded call before it is answered, e.g. to kill the sender.
 """
 
 from __future__ import annotations

@@ -38,7 +38,11 @@ def post_message(ws: Workspace, req: Request) -> JSON:
     ws.check_can_post(channel)
     _require_content(p)
     ts = ws.next_ts()
-    return {"channel": channel, "ts": ts, "message": bot_message(ws, p, ts)}
+    message = bot_message(ws, p, ts)
+    if not p.get("thread_ts"):  # thread replies are not in conversations.history
+        with ws.lock:
+            ws.messages.setdefault(channel, []).append(message)
+    return {"channel": channel, "ts": ts, "message": message}
 
 
 def post_ephemeral(ws: Workspace, req: Request) -> JSON:

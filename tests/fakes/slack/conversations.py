@@ -1,4 +1,5 @@
-"""conversations.info (can /nps post here?) and conversations.open (the DM an export is sent to)."""
+"""conversations.info (can /nps post here?), conversations.open (the DM an export is sent to) and
+conversations.history (finding a survey DM an interrupted attempt posted)."""
 
 from __future__ import annotations
 
@@ -62,4 +63,32 @@ def info(ws: Workspace, req: Request) -> JSON:
         return {"channel": channel_payload(ws, ch)}
 
 
-METHODS = {"conversations.open": open_, "conversations.info": info}
+def _flag(value: object) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
+
+
+def history(ws: Workspace, req: Request) -> JSON:
+    """Newest first; ``metadata`` only with ``include_all_metadata``, as Slack does."""
+    p = req.params
+    channel_id = str(p.get("channel") or "")
+    if not channel_id:
+        raise ApiError("channel_not_found")
+    with ws.lock:
+        ch = ws.channels.get(channel_id)
+        if ch is not None and ch.is_private and not ch.is_member:
+            raise ApiError("channel_not_found")
+        posted = list(ws.messages.get(channel_id, []))
+    try:
+        limit = min(max(int(p.get("limit") or 100), 1), 999)
+    except ValueError:
+        raise ApiError("invalid_limit") from None
+    oldest, latest = float(p.get("oldest") or 0), float(p.get("latest") or "inf")
+    window = [m for m in reversed(posted) if oldest < float(m["ts"]) <= latest]
+    messages = [
+        dict(m) if _flag(p.get("include_all_metadata")) else {k: v for k, v in m.items() if k != "metadata"}
+        for m in window[:limit]
+    ]
+    return {"messages": messages, "has_more": len(window) > limit, "pin_count": 0}
+
+
+METHODS = {"conversations.open": open_, "conversations.info": info, "conversations.history": history}

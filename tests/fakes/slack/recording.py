@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -22,6 +22,7 @@ class Call:
     response: Any = None
     http_method: str = "POST"
     connection: int = 0  # sequence number of the TCP connection the request arrived on
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic of the test process)
 
     @property
     def ok(self) -> bool:
@@ -58,13 +59,14 @@ class Recorder:
         self,
         method: str,
         status: int = 429,
-        retry_after: int | None = 1,
+        retry_after: float | str | None = 1,
         times: int = 1,
         error: str = "ratelimited",
     ) -> None:
         """Answer the next ``times`` calls of ``method`` with HTTP ``status`` and ``{"ok": false, "error"}``.
 
-        ``Retry-After`` is sent for 429s (when ``retry_after`` is not None).  Use ``status=200`` to simulate a
+        ``Retry-After`` is sent for 429s (when ``retry_after`` is not None), verbatim: ``"4.0"`` or ``"soon"``
+        test a client's parsing.  Use ``status=200`` to simulate a
         plain Slack API error such as ``fail("chat.postMessage", status=200, error="is_archived")``.
         """
         headers = {"Retry-After": str(retry_after)} if status == 429 and retry_after is not None else {}

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.slack import auth, chat, conversations, files, users, views
+from tests.fakes.slack.limits import SLACK_PER_CHANNEL, SLACK_TIERS, RateLimits
 from tests.fakes.slack.recording import Call, Recorder
 from tests.fakes.slack.transport import API_PATH, UPLOAD_PATH, Reply, Server
 from tests.fakes.slack.workspace import JSON, ApiError, Request, Workspace
@@ -33,6 +34,11 @@ class FakeSlack(Workspace, Recorder):
 
     _server: Server | None = None
     _thread: threading.Thread | None = None
+    #: Slack's rate limits, when enforced (``enforce_limits``); off by default.
+    limits: RateLimits | None = None
+    #: Called with every recorded call before it is answered (in a server thread): a test can act on the
+    #: moment a request reached Slack, e.g. kill the process that sent it before it reads the answer.
+    on_call: Callable[[Call], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -77,6 +83,17 @@ class FakeSlack(Workspace, Recorder):
     def upload_url(self, file_id: str) -> str:
         return f"http://127.0.0.1:{self.port}{UPLOAD_PATH}{file_id}"
 
+    def enforce_limits(
+        self,
+        methods: dict[str, tuple[float, int]] | None = None,
+        per_channel: tuple[float, int] | None = SLACK_PER_CHANNEL,
+        retry_after: str | None = None,
+    ) -> RateLimits:
+        """Answer 429 with ``Retry-After`` when a method goes over its (per minute, burst) limit; Slack's
+        tiers (``SLACK_TIERS``) by default. ``retry_after`` is sent verbatim (e.g. ``"4.0"``) when given."""
+        self.limits = RateLimits(SLACK_TIERS if methods is None else methods, per_channel, retry_after)
+        return self.limits
+
     def reset(self) -> None:
         """Forget recorded calls, uploads and programmed answers (users, channels and scopes are kept)."""
         self.clear_recording()
@@ -90,6 +107,8 @@ class FakeSlack(Workspace, Recorder):
             reply = Reply(planned.body, planned.status, dict(planned.headers))
         elif not (req.token is not None and req.token.startswith(VALID_TOKEN_PREFIXES)):
             reply = Reply({"ok": False, "error": "invalid_auth"})
+        elif self.limits is not None and (wait := self.limits.check(req.method, _channel(req))) is not None:
+            reply = Reply({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": wait})
         else:
             method = METHODS.get(req.method)
             try:
@@ -97,19 +116,25 @@ class FakeSlack(Workspace, Recorder):
             except ApiError as e:
                 reply = Reply({"ok": False, "error": e.error})
         reply.headers.setdefault("X-OAuth-Scopes", ",".join(sorted(self.scopes)))
-        self.record(
-            Call(
-                method=req.method,
-                params=req.params,
-                headers=req.headers,
-                token=req.token,
-                status=reply.status,
-                response=reply.body,
-                http_method=http_method,
-                connection=connection,
-            )
+        call = Call(
+            method=req.method,
+            params=req.params,
+            headers=req.headers,
+            token=req.token,
+            status=reply.status,
+            response=reply.body,
+            http_method=http_method,
+            connection=connection,
         )
+        self.record(call)
+        if self.on_call is not None:
+            self.on_call(call)
         return reply
 
     def handle_upload(self, file_id: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         return files.receive_upload(self, file_id, body, headers)
+
+
+def _channel(req: Request) -> str | None:
+    channel = req.params.get("channel")
+    return str(channel) if channel else None

@@ -117,6 +117,8 @@ class Handler(BaseHTTPRequestHandler):
             reply = app.handle_api(req, self.connection_number, http_method)
             payload = json.dumps(reply.body).encode()
             self._send(reply.status, payload, "application/json; charset=utf-8", reply.headers)
+        except (BrokenPipeError, ConnectionResetError):  # the client went away (e.g. a killed worker)
+            self.close_connection = True
         except Exception as e:
             app.record_error(e)
             payload = json.dumps({"ok": False, "error": f"fake_slack_internal_error: {e!r}"}).encode()

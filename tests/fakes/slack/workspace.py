@@ -106,6 +106,8 @@ class Workspace:
         self.channels: dict[str, Channel] = {}
         self.pending_files: dict[str, PendingFile] = {}
         self.home_view_ids: dict[str, str] = {}
+        #: Messages posted (oldest first) by channel id, as conversations.history returns them.
+        self.messages: dict[str, list[JSON]] = {}
         self._ts_micros = _FIRST_TS_MICROS - _TS_STEP_MICROS
         self._ids = itertools.count(1)
 
