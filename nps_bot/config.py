@@ -69,7 +69,9 @@ class Settings(BaseSettings):
         description="signs e-mail unsubscribe links; required for e-mail. Changing it breaks links already sent",
     )
     default_language: str = Field(
-        "en", description="survey language when the customer's is unknown (en, lt, lv, et, uk, hu)"
+        "en",
+        description="survey language when the customer's is unknown "
+        "(en, lt, lv, et, uk, hu, de, fr, es, pl, pt, it, nl)",
     )
 
     survey_delay: Duration = Field(
@@ -79,6 +81,13 @@ class Settings(BaseSettings):
         30, ge=0, description="the same customer is surveyed at most once in this many days (`0`: no limit)"
     )
     survey_expiry: Duration = Field(timedelta(days=14), description="a survey not sent by then expires")
+    # One reminder per unanswered survey, on the channel it went out on (README "Reminders").
+    reminder_after: Duration | None = Field(
+        None,
+        description="one reminder of a sent, unanswered survey this long after it went out, e.g. `48h` "
+        "(e-mail and Slack DM; never a help-desk reply); off when unset or `0`",
+        json_schema_extra={"shown_default": "off"},
+    )
     sample_rate: float = Field(
         1.0,
         ge=0.0,
@@ -139,6 +148,16 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="`text` (one readable line) or `json` (one object per line, for log pipelines)"
     )
+
+    @field_validator("reminder_after", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("reminder_after")
+    @classmethod
+    def _zero_is_off(cls, value: timedelta | None) -> timedelta | None:
+        return value or None
 
     @field_validator("brand_color")
     @classmethod

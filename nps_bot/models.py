@@ -161,6 +161,8 @@ class OutgoingSurvey:
     agent_name: str | None
     attempts: int = 0
     reply_context: dict[str, str] = field(default_factory=dict)
+    # The one reminder of an unanswered survey (same token, links and buttons): channels word it so.
+    reminder: bool = False
 
 
 @dataclass(frozen=True, slots=True)

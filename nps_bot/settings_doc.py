@@ -46,9 +46,9 @@ GROUPS = [
 # The core settings' group: field names, space-separated. A new core setting must be placed here (a test checks).
 CORE_GROUPS = {
     "inbound": "host port max_body_bytes webhook_tolerance",
-    "delivery": """public_url company_name survey_delay throttle_days survey_expiry sample_rate exclude_tags
-        internal_domains require_customer_reply agent_credit delivery default_language max_delivery_attempts
-        secret_key brand_logo_url brand_color""",
+    "delivery": """public_url company_name survey_delay throttle_days survey_expiry reminder_after sample_rate
+        exclude_tags internal_domains require_customer_reply agent_credit delivery default_language
+        max_delivery_attempts secret_key brand_logo_url brand_color""",
     "results": "min_segment_n",
     "slack": "admins",
     "operations": """database_url embedded_worker worker_poll_interval worker_batch_size worker_lease

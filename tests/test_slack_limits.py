@@ -27,6 +27,7 @@ from nps_bot.models import SCALES, Answer, OutgoingSurvey, SurveyRef, SurveyStat
 from nps_bot.reporting.periods import Period
 from nps_bot.reporting.queries import CommentRow, FollowUp, ScoreReport, SegmentStats, TrendPoint
 from nps_bot.reporting.scoring import NpsCounts
+from nps_bot.surveys import i18n
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 CLAIMER = "U0CLAIMER"
@@ -132,7 +133,7 @@ def _ref(token: str, kind: str, lang: str, name: str | None, subject: str | None
 
 
 tokens = st.one_of(st.just("tok_abc123"), st.text(min_size=1, max_size=3000))
-langs = st.sampled_from(["en", "lt", "lv", "et", "uk", "hu", "xx"])
+langs = st.sampled_from([*i18n.SUPPORTED, "xx"])
 
 
 @FUZZ

@@ -44,6 +44,7 @@ def server_reply(code: int, reply: bytes | str) -> str:
 
 class EmailChannel:
     name = "email"
+    can_remind = True  # a reminder is a second e-mail with the same links (nps_bot.delivery.reminders)
 
     def __init__(
         self,

@@ -8,7 +8,8 @@ HTML part; header values go through `email.headerregistry` (encoded, never injec
 Headers: From, To, optional Reply-To, Subject, Date, a Message-ID that stays the same for a survey
 across retries (receivers can drop a duplicate), List-Unsubscribe (the signed https link, optionally
 a mailto) with List-Unsubscribe-Post (RFC 8058 one-click), and Auto-Submitted (RFC 3834) so
-out-of-office responders stay quiet.
+out-of-office responders stay quiet. The one reminder (`OutgoingSurvey.reminder`) says so in its
+subject and first line, has its own Message-ID and answers the first e-mail (In-Reply-To).
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ def recipient(survey: OutgoingSurvey) -> Address:
     return Address(display_name=name[:200], addr_spec=survey.customer_email)
 
 
-def message_id(survey: OutgoingSurvey, domain: str) -> str:
+def message_id(survey: OutgoingSurvey, domain: str, *, reminder: bool = False) -> str:
     """Stable per survey (a retry after a lost answer from the server sends the same id), and
-    unguessable: a hash of the secret survey token, never the token itself."""
-    digest = hashlib.sha256(f"nps-bot-message-id:{survey.token}".encode()).hexdigest()[:24]
-    return f"<nps-survey.{survey.id}.{digest}@{domain}>"
+    unguessable: a hash of the secret survey token, never the token itself. The reminder has its own
+    id: receivers drop a second message with the first one's id as a duplicate."""
+    kind = "reminder" if reminder else "survey"
+    salt = "nps-bot-reminder-id" if reminder else "nps-bot-message-id"
+    digest = hashlib.sha256(f"{salt}:{survey.token}".encode()).hexdigest()[:24]
+    return f"<nps-{kind}.{survey.id}.{digest}@{domain}>"
 
 
 def _list_unsubscribe(url: str, mailto: str | None) -> str:
@@ -59,8 +63,9 @@ def _list_unsubscribe(url: str, mailto: str | None) -> str:
 
 def text_body(survey: OutgoingSurvey, unsubscribe_url: str) -> str:
     lang = survey.language
+    reminder = f"{i18n.t(lang, 'survey.reminder')}\n\n" if survey.reminder else ""
     return (
-        f"{as_text(survey)}\n\n{i18n.t(lang, 'email.click_hint')}\n\n-- \n"
+        f"{reminder}{as_text(survey)}\n\n{i18n.t(lang, 'email.click_hint')}\n\n-- \n"
         f"{i18n.t(lang, 'email.why', company=survey.company)}\n"
         f"{i18n.t(lang, 'email.unsubscribe')}: {unsubscribe_url}\n"
     )
@@ -71,6 +76,7 @@ def html_body(survey: OutgoingSurvey, subject: str, unsubscribe_url: str) -> str
     hint = html.escape(i18n.t(lang, "email.click_hint"))
     why = html.escape(i18n.t(lang, "email.why", company=survey.company))
     unsubscribe = html.escape(i18n.t(lang, "email.unsubscribe"))
+    reminder = f"<p><em>{html.escape(i18n.t(lang, 'survey.reminder'))}</em></p>\n" if survey.reminder else ""
     # The hidden first line is the preview inbox lists show next to the subject.
     return (
         f'<!doctype html><html lang="{html.escape(lang)}"><head><meta charset="utf-8">'
@@ -78,7 +84,7 @@ def html_body(survey: OutgoingSurvey, subject: str, unsubscribe_url: str) -> str
         f"<title>{html.escape(subject)}</title></head>"
         f'<body style="font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.4;color:#1d1c1d">'
         f'<div style="display:none;max-height:0;overflow:hidden">{hint}</div>\n'
-        f"{as_html(survey)}\n"
+        f"{reminder}{as_html(survey)}\n"
         f'<p style="color:#666;font-size:13px">{hint}</p>\n'
         f'<hr style="border:none;border-top:1px solid #ddd">'
         f'<p style="color:#666;font-size:12px">{why}<br>'
@@ -98,7 +104,8 @@ def build_message(
 ) -> EmailMessage:
     """The e-mail for one survey; ValueError when the customer's address cannot be a To header."""
     lang = survey.language
-    subject = i18n.t(lang, "email.subject", company=_CONTROL.sub(" ", survey.company))
+    subject_key = "email.reminder_subject" if survey.reminder else "email.subject"
+    subject = i18n.t(lang, subject_key, company=_CONTROL.sub(" ", survey.company))
     msg = EmailMessage(policy=SMTP)
     msg["From"] = sender
     msg["To"] = recipient(survey)
@@ -106,7 +113,9 @@ def build_message(
         msg["Reply-To"] = reply_to
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id(survey, sender.domain)
+    msg["Message-ID"] = message_id(survey, sender.domain, reminder=survey.reminder)
+    if survey.reminder:  # threaded under the first e-mail, whose links keep working
+        msg["In-Reply-To"] = msg["References"] = message_id(survey, sender.domain)
     msg["List-Unsubscribe"] = _list_unsubscribe(unsubscribe_url, unsubscribe_mailto)
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from nps_bot.delivery import claims
 from nps_bot.delivery.heartbeat import Heartbeat
+from nps_bot.delivery.reminders import Reminders
 from nps_bot.models import OutgoingSurvey, SurveyState
 from nps_bot.plugin.ports import DeliveryChannel, DeliveryRetry, DeliveryUnavailable, Host, SurveyEnricher
 from nps_bot.plugin.retry import backoff
@@ -29,8 +30,17 @@ class Worker:
         self.stop = stop or threading.Event()
 
     def run_once(self) -> int:
-        """Deliver one batch of due surveys, then run the periodic jobs; returns items handled."""
-        return self.deliver_due() + self.run_jobs()
+        """Deliver one batch of due surveys, send due reminders, then run the periodic jobs; returns
+        items handled."""
+        return self.deliver_due() + self.remind_due() + self.run_jobs()
+
+    def remind_due(self) -> int:
+        # Part of the loop rather than a PeriodicJob: reminders go through this worker's channels.
+        try:
+            return Reminders(self.ctx, self.owner).run_due()
+        except Exception:  # reminders failing must not starve survey delivery
+            log.exception("sending reminders failed")
+            return 0
 
     def run_jobs(self) -> int:
         handled = 0

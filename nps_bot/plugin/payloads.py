@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from nps_bot.models import Agent, Customer, Interaction, TicketEvent
 from nps_bot.plugin.ports import BadPayload, describe
+from nps_bot.surveys import i18n
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 LIQUID_MARKS = ("{{", "{%")
@@ -112,10 +113,15 @@ def pick_attributes(values: Mapping[str, Any], allowed: Collection[str]) -> dict
 
 @cache
 def _language_names() -> dict[str, str]:
+    """Lower-cased language names → codes: every English name Babel knows, regional ones included
+    ("Brazilian Portuguese" → "pt_BR", which surveys treat as "pt"), and the native names of the survey
+    languages ("Deutsch", "polski"), as admins fill language dropdowns with either."""
     names: dict[str, str] = {}
-    for code, name in Locale("en").languages.items():
-        if "_" not in code:
-            names.setdefault(name.lower(), code)
+    # Plain languages first, so a name a regional variant shares keeps the plain code.
+    for code, name in sorted(Locale("en").languages.items(), key=lambda item: "_" in item[0]):
+        names.setdefault(name.lower(), code)
+    for code in i18n.SUPPORTED:
+        names.setdefault(Locale(code).get_display_name(code).lower(), code)
     return names
 
 
