@@ -136,13 +136,8 @@ class SharedRateLimitRetryHandler(RetryHandler):
         self.pacer = pacer
         self.client = client
 
-    def can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
+    def can_retry(  # type: ignore[override]  # the rest of slack_sdk's keywords are not needed
+        self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None, **_: Any
     ) -> bool:
         if response is None or response.status_code != 429:
             return False
@@ -150,13 +145,8 @@ class SharedRateLimitRetryHandler(RetryHandler):
         self.pacer.rate_limited(method_of(request.url), wait)  # also when we will not retry ourselves
         return state.current_attempt < self.max_retry_count and wait <= self.pacer.max_wait
 
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
+    def prepare_for_next_attempt(  # type: ignore[override]
+        self, *, state: RetryState, request: HttpRequest, **_: Any
     ) -> None:
         state.next_attempt_requested = True
         self.pacer.before(self.client, method_of(request.url))  # sleeps out the pause, takes a slot
@@ -170,23 +160,13 @@ class AsyncLenientRateLimitRetryHandler(AsyncRetryHandler):
         super().__init__(max_retry_count=max_retry_count)
         self.max_wait = max_wait
 
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
+    async def _can_retry_async(  # type: ignore[override]
+        self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None, **_: Any
     ) -> bool:
         return response is not None and response.status_code == 429 and retry_after_of(response) <= self.max_wait
 
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
+    async def prepare_for_next_attempt_async(  # type: ignore[override]
+        self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None, **_: Any
     ) -> None:
         state.next_attempt_requested = True
         await asyncio.sleep(retry_after_of(response) + random.random() / 10)
