@@ -26,6 +26,7 @@ from nps_bot.store import create_engine_for, migrate
 from nps_bot.web import create_app
 from tests.fakes.slack import FakeSlack, fake_slack  # noqa: F401
 from tests.support.app import GENERIC_SECRET, SLACK_SIGNING_SECRET, Live, generic_event  # noqa: F401
+from tests.support.smtp import Mailbox, smtp_server
 
 # The tests.support.app names above are re-exported: connector tests and tests/db_helpers.py import them from here.
 
@@ -190,3 +191,18 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     import nps_bot.plugin.http
 
     monkeypatch.setattr(nps_bot.plugin.http, "backoff", lambda _state: 0.0)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on loopback (tests/support/smtp.py): what it received, and its port."""
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_auth() -> Iterator[tuple[Mailbox, int]]:
+    """The same, requiring AUTH (plain text: it is local)."""
+    with smtp_server(auth=True) as server:
+        yield server
+

@@ -4,22 +4,16 @@ recorded by POST, the unsubscribe link honoured; SMTP failures in the worker's v
 
 from __future__ import annotations
 
-import email
 import logging
 import re
-import socket
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from integrations.email import EmailIntegration, create
 from integrations.email.channel import server_reply
@@ -29,6 +23,8 @@ from nps_bot.store.schema import responses, surveys, unsubscribes
 from nps_bot.surveys import i18n
 from nps_bot.surveys import unsubscribe as unsub
 from tests.support.app import Live, generic_event
+from tests.support.processes import free_port
+from tests.support.smtp import Mailbox
 
 SECRET = "test-secret-key-for-unsubscribe-links"
 FROM = "Acme Support <support@acme.example>"
@@ -36,67 +32,6 @@ FROM = "Acme Support <support@acme.example>"
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
 
-@dataclass
-class Mailbox:
-    """What the SMTP server received; `refuse` maps a recipient prefix to the RCPT reply."""
-
-    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-    refuse: dict[str, str] = field(default_factory=dict)
-    logins: list[tuple[str, str]] = field(default_factory=list)
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        for prefix, reply in self.refuse.items():
-            if address.startswith(prefix):
-                return reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-        return "250 2.0.0 Message accepted"
-
-    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-        assert isinstance(data, LoginPassword)
-        self.logins.append((data.login.decode(), data.password.decode()))
-        return AuthResult(success=data.password == b"p@ss:w/rd", handled=False)
-
-    def messages(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(raw, policy=default_policy) for _, _, raw in self.received]  # type: ignore[misc]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield box, controller.port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def smtp_auth() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    controller = Controller(
-        box,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=box.authenticate,
-        auth_required=True,
-        auth_require_tls=False,
-    )
-    controller.start()
-    try:
-        yield box, controller.port
-    finally:
-        controller.stop()
 
 
 def email_env(port: int, **extra: str) -> dict[str, str]:

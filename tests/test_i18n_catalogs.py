@@ -6,23 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from gettext import GNUTranslations
 from importlib.resources import files
 from io import BytesIO
 from string import Formatter
-from typing import Any
 
 import pytest
 import respx
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from babel import Locale
 from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
@@ -36,6 +30,7 @@ from tests.connectors.helpers import ZENDESK_ENV, load, post_zendesk
 from tests.fakes.slack import FakeSlack
 from tests.support.app import generic_event
 from tests.support.slack import click, deliver, slack_env
+from tests.support.smtp import Mailbox
 
 LOCALES = files("nps_bot.surveys.i18n") / "locales"
 ON_DISK = sorted(p.name for p in LOCALES.iterdir() if (p / "LC_MESSAGES" / "messages.po").is_file())
@@ -196,27 +191,6 @@ def test_help_desk_languages_pick_the_catalog(given: str, lang: str) -> None:
 # -- a "de-DE" customer end to end ------------------------------------------------------------------
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append(envelope.original_content)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
 
 
 def de(key: str, **params: object) -> str:
@@ -273,9 +247,7 @@ def test_a_de_de_customer_gets_the_email_in_german(make_live: Callable[..., Live
     live.clock.advance(timedelta(hours=1))
     assert live.worker().run_once() == 1
 
-    (raw,) = box.received
-    msg = message_from_bytes(raw, policy=default_policy)
-    assert isinstance(msg, EmailMessage)
+    (msg,) = box.messages()
     assert msg["Subject"] == de("email.subject", company="Acme")
     plain, html = (str(msg.get_body((kind,)).get_content()) for kind in ("plain", "html"))  # type: ignore[union-attr]
     for text in (plain, html):

@@ -4,22 +4,17 @@ with respx; time moves with the injectable clock."""
 
 from __future__ import annotations
 
-import email
 import json
 import re
-import socket
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from typing import Any
 
 import pytest
 import respx
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from nps_bot.delivery.worker import Worker
 from nps_bot.store.schema import responses, surveys
@@ -28,6 +23,7 @@ from tests.connectors.helpers import CHATWOOT_ENV, fixture, mock_chatwoot, post_
 from tests.fakes.slack import Call, FakeSlack
 from tests.support.app import Live, generic_event
 from tests.support.slack import click, slack_env
+from tests.support.smtp import Mailbox
 
 AFTER = timedelta(hours=48)
 REMINDER_LT = i18n.t("lt", "survey.reminder")
@@ -212,30 +208,6 @@ def test_a_help_desk_reply_is_never_repeated(make_live: Callable[..., Live]) -> 
 # -- e-mail -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class Mailbox:
-    received: list[bytes] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append(envelope.original_content)
-        return "250 2.0.0 Message accepted"
-
-    def messages(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(raw, policy=default_policy) for raw in self.received]  # type: ignore[misc]
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
 
 
 def body(msg: EmailMessage, kind: str) -> str:
@@ -245,9 +217,9 @@ def body(msg: EmailMessage, kind: str) -> str:
 
 
 def test_an_unanswered_email_gets_one_reminder_with_the_same_links(
-    make_live: Callable[..., Live], mailbox: tuple[Mailbox, int]
+    make_live: Callable[..., Live], smtp: tuple[Mailbox, int]
 ) -> None:
-    box, port = mailbox
+    box, port = smtp
     env = {
         "NPS_BOT_SMTP_URL": f"smtp://127.0.0.1:{port}?starttls=false",
         "NPS_BOT_EMAIL_FROM": "Acme Support <support@acme.example>",
