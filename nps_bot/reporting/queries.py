@@ -298,35 +298,25 @@ def _edge_sums(
     """The partial days at the edges of a period, from raw rows: one answers and one sent query, each a
     UNION ALL of one narrow time range per edge (each reads the time index for its hours only)."""
 
-    def union(picks: list[sa.Select[Any]]) -> sa.Subquery:
+    def in_spans(at: Any, key: Any, value: Any, from_: Any, kind_column: Any) -> sa.Subquery:
+        picks = [
+            sa.select(at.label("at"), key, value).select_from(from_).where(kind_column == kind, at >= a, at < b)
+            for a, b in spans
+        ]
         return (sa.union_all(*picks) if len(picks) > 1 else picks[0]).subquery()
 
     # Everyone: the answers alone (the covering index), no join to surveys.
     base = responses if dimension is None else responses.join(surveys, surveys.c.id == responses.c.survey_id)
     key, answered_from = _segment(dimension, base)
     at = responses.c.created_at
-    answered = union(
-        [
-            sa.select(at.label("at"), key, responses.c.score.label("score"))
-            .select_from(answered_from)
-            .where(responses.c.kind == kind, at >= a, at < b)
-            for a, b in spans
-        ]
-    )
+    answered = in_spans(at, key, responses.c.score.label("score"), answered_from, responses.c.kind)
     a_bucket = sa.case((answered.c.at >= period.start, 0), else_=1).label("bucket")
     answers = sa.select(a_bucket, answered.c.key, *_score_columns(kind, answered.c.score)).group_by(
         a_bucket, answered.c.key
     )
     skey, sent_from = _segment(dimension, surveys)
     sent_at = surveys.c.sent_at
-    sent = union(
-        [
-            sa.select(sent_at.label("at"), skey, surveys.c.state.label("state"))
-            .select_from(sent_from)
-            .where(surveys.c.kind == kind, sent_at >= a, sent_at < b)
-            for a, b in spans
-        ]
-    )
+    sent = in_spans(sent_at, skey, surveys.c.state.label("state"), sent_from, surveys.c.kind)
     s_bucket = sa.case((sent.c.at >= period.start, 0), else_=1).label("bucket")
     reached = sent.c.state.in_([s.value for s in REACHED_STATES])
     answered_state = sent.c.state.in_([s.value for s in ANSWERED_STATES])
