@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,11 @@ from nps_bot.config import Settings
 from nps_bot.delivery import claims
 from nps_bot.delivery.worker import Worker
 from nps_bot.models import Customer, Delivered, Interaction, OutgoingSurvey
+from nps_bot.store import create_engine_for
 from nps_bot.store.schema import surveys
+from tests.fakes.slack import FakeSlack
+from tests.support import worker_processes as processes
+from tests.support.worker_processes import Workers, all_final, posts_by_survey, states, wait_until, worker_env
 
 LEASE = timedelta(seconds=0.3)
 
@@ -94,3 +99,30 @@ def test_a_worker_that_lost_its_lease_does_not_deliver(ctx: AppContext) -> None:
     stale._handle(survey, key, expires, [channel])  # what a's loop would do next
     assert channel.calls == [], "a must not send what b now holds"
     assert claims.renew(ctx.engine, [1], "b", now + 2 * LEASE, LEASE) == {1}
+
+
+def test_real_workers_waiting_out_a_long_retry_after_keep_their_surveys(
+    any_db_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Two worker processes, a 1 s lease, and chat.postMessage answering 429 with Retry-After 3 s
+    (three leases) twice: the worker waiting inline keeps renewing its lease, so no other process
+    takes its surveys: every customer gets exactly one DM, none is lost."""
+    customers_ = [Customer(email=f"c{n}@example.com", slack_user_id=f"U0CUST{n:04d}") for n in range(12)]
+    ids = processes.schedule(any_db_url, customers_)
+    for n in range(12):
+        fake_slack.add_user(f"U0CUST{n:04d}", f"c{n}@example.com")
+    fake_slack.fail("chat.postMessage", status=429, retry_after="3", times=2)
+    workers = Workers(tmp_path)
+    env = worker_env(any_db_url, fake_slack, NPS_BOT_WORKER_BATCH_SIZE="6")
+    engine = create_engine_for(any_db_url)
+    try:
+        for n in range(2):
+            workers.start(f"xoxb-worker-{n}", env)
+        wait_until(all_final(engine, len(ids)), 60, "every survey delivered", workers)
+        final = states(engine)
+    finally:
+        workers.stop()
+        engine.dispose()
+    assert final == {"sent": len(ids)}, "none lost"
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.status == 429]) == 2
+    assert posts_by_survey(fake_slack) == {sid: 1 for sid in ids}, "none twice"
