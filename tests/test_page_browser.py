@@ -9,6 +9,7 @@ to `test-artifacts/` under pytest's temporary directory.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -27,7 +28,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from nps_bot.store.schema import responses
 from nps_bot.surveys import i18n
 from tests.db_helpers import only_survey, rows
+from tests.fakes.slack import FakeSlack
 from tests.support.app import Live, generic_event
+from tests.support.slack import slack_env
+from tests.support.smtp import Mailbox
 
 CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
 # axe-core 4.14.1 from npm (MPL-2.0), vendored: see tests/vendor/axe-core/README.md.
@@ -321,3 +325,35 @@ def test_no_serious_accessibility_violations(live: Live, browser: WebDriver) -> 
     pages["bad score"] = axe_serious(browser)
     assert pages == {name: [] for name in pages}
     assert csp_violations(browser) == []
+
+
+def test_a_customer_slack_cannot_reach_answers_the_email_in_chromium(
+    make_live: Callable[..., Live], fake_slack: FakeSlack, smtp: tuple[Mailbox, int], browser: WebDriver
+) -> None:
+    """Slack first, e-mail as the fallback: the customer is not in the workspace, so the survey goes
+    by e-mail through a real SMTP server; its one-click link opens in Chromium, the score is recorded
+    and a comment follows."""
+    box, port = smtp
+    env = slack_env(fake_slack) | {
+        "NPS_BOT_SMTP_URL": f"smtp://127.0.0.1:{port}?starttls=false",
+        "NPS_BOT_EMAIL_FROM": "Acme Support <support@acme.example>",
+        "NPS_BOT_SECRET_KEY": "browser-test-secret-key-for-links",
+    }
+    live = make_live(env=env, delivery=["slack", "email"])
+    event = generic_event(1, customer={"slack_user_id": None, "email": "not.in.slack@example.com"})
+    assert live.post_generic(event).status_code == 202
+    live.clock.advance(timedelta(hours=1))
+    assert live.worker().run_once() == 1
+    assert fake_slack.calls_to("users.lookupByEmail") and not fake_slack.calls_to("chat.postMessage")
+    (mail,) = box.messages()
+    html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    links = [h.replace("&amp;", "&") for h in re.findall(r'href="([^"]+/s/[^"]+\?score=\d+[^"]*)"', html)]
+    assert len(links) == 11 and links[9].startswith(f"{live.url}/s/")
+
+    browser.get(links[9])  # one click in the e-mail: the page records it by itself (POST, not the GET)
+    wait_for_text(browser, i18n.t("lt", "survey.thanks_score", score=9))
+    browser.find_element(By.ID, "c").send_keys("Answered from my inbox")
+    browser.find_element(By.CSS_SELECTOR, "form[action$='/comment'] button").click()
+    wait_for_text(browser, i18n.t("lt", "web.thanks"))
+    assert answers(live) == [(9, "Answered from my inbox", "web")]
+    assert only_survey(live).delivery_channel == "email"
