@@ -1,6 +1,7 @@
 """nps-bot: NPS, CSAT and CES surveys after every support conversation, answered and reported in Slack.
 
-Subcommands: serve | worker | migrate | demo | try | digest --print | import | forget | config | template-link.
+Subcommands: serve | worker | migrate | demo | try | digest --print | import | forget | rollups | config |
+template-link.
 Settings come from NPS_BOT_* environment variables or a .env file (see README.md; `nps-bot config` shows
 what is in effect)."""
 

@@ -79,8 +79,9 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("serve", "worker", "migrate", "demo", "try", "digest", "import", "config"):
-        assert f"    {command} " in out
+    commands = ("serve", "worker", "migrate", "demo", "try", "digest", "import", "forget", "rollups", "template-link")
+    for command in (*commands, "config"):
+        assert f"    {command} " in out, f"{command} has no help line"
 
 
 def test_demo_is_quiet_and_can_keep_its_data(
