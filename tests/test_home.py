@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from integrations.slack.services.alerts import AlertListener
 from nps_bot.followups import subscriptions
-from nps_bot.reporting import queries as reports
 from nps_bot.store.schema import surveys
 from tests.fakes.slack import FakeSlack
 from tests.support.app import SLACK_SIGNING_SECRET, Live, generic_event
@@ -56,8 +55,7 @@ def test_home_shows_nps_trend_and_open_follow_ups(make_live: Callable[..., Live]
     assert "NPS last 30 days: -100" in text and "1 answer," in text and "1 answers" not in text
     assert "Open follow-ups" in text and "*3/10* · Rūta Jankauskienė · <#C0ALERTS>" in text
     assert "nobody has claimed it yet" in text
-    if hasattr(reports, "weekly_trend"):
-        assert "NPS by week (last 8 weeks)" in text and "n=1" in text
+    assert "NPS by week (last 8 weeks)" in text and "n=1" in text
 
 
 def test_names_and_follow_ups_are_for_admins_only(make_live: Callable[..., Live], fake_slack: FakeSlack) -> None:
