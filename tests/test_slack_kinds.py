@@ -20,7 +20,7 @@ from nps_bot.surveys import i18n
 from tests.fakes.slack import Call, FakeSlack
 from tests.support.answers import answer, send
 from tests.support.app import SLACK_SIGNING_SECRET, Live
-from tests.support.slack import slack_env
+from tests.support.slack import admin_in_channel
 from tests.support.slack_requests import home_opened, signed_post, slash_command
 
 ADMIN = "U0ADMIN"
@@ -29,9 +29,7 @@ ALERTS = "C0PUBLIC"
 
 @pytest.fixture
 def live(make_live: Callable[..., Live], fake_slack: FakeSlack) -> Live:
-    fake_slack.add_user(ADMIN, "lead@acme.example", is_admin=True, tz="UTC")
-    fake_slack.add_channel(ALERTS, "support-nps", is_member=True)
-    return make_live(env=slack_env(fake_slack))
+    return admin_in_channel(make_live, fake_slack, ADMIN, ALERTS)
 
 
 def nps(live: Live, text: str, user: str = ADMIN, channel: str = ALERTS) -> dict[str, Any]:

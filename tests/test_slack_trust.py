@@ -20,7 +20,7 @@ from nps_bot.store.schema import responses
 from tests.fakes.slack import Call, FakeSlack
 from tests.support.answers import answer, send
 from tests.support.app import SLACK_SIGNING_SECRET, Live
-from tests.support.slack import button, slack_env
+from tests.support.slack import admin_in_channel, button, slack_env
 from tests.support.slack_requests import block_action, home_opened, signed_post, slash_command, view_submission
 
 ADMIN = "U0ADMIN"
@@ -33,9 +33,7 @@ HOSTILE = "<!channel> <!here> <@U0BOSS> <https://evil.example|your bank> & <mail
 
 @pytest.fixture
 def live(make_live: Callable[..., Live], fake_slack: FakeSlack) -> Live:
-    fake_slack.add_user(ADMIN, "lead@acme.example", is_admin=True, tz="UTC")
-    fake_slack.add_channel(CHANNEL, "support-nps", is_member=True)
-    return make_live(env=slack_env(fake_slack))
+    return admin_in_channel(make_live, fake_slack, ADMIN, CHANNEL)
 
 
 def nps(live: Live, text: str, user: str = ADMIN) -> dict[str, Any]:

@@ -102,14 +102,18 @@ def load_outgoing(
 
 def finish(engine: Engine, survey_id: int, owner: str, now: datetime, **values: object) -> bool:
     """Write a delivery outcome, only while we still hold the lease (a slow worker must not clobber).
-    A send (state and sent_at) moves the report rollups in the same transaction."""
+    A send (state and sent_at) moves the report rollups in the same transaction; any other outcome
+    leaves them alone (a survey being sent counts in no rollup), so it skips their two reads."""
     stmt = (
         surveys.update()
         .where(surveys.c.id == survey_id, surveys.c.lease_owner == owner, surveys.c.state == SurveyState.SENDING)
         .values(lease_owner=None, lease_until=None, updated_at=now, **values)
     )
-    with engine.begin() as conn, tracked(conn, [survey_id]):
-        return conn.execute(stmt).rowcount == 1
+    with engine.begin() as conn:
+        if values.get("state") not in REACHED_STATES:
+            return conn.execute(stmt).rowcount == 1
+        with tracked(conn, [survey_id]):
+            return conn.execute(stmt).rowcount == 1
 
 
 def reached_recently(engine: Engine, customer_key: str, since: datetime, exclude_id: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,13 @@ def slack_env(fake: FakeSlack) -> dict[str, str]:
         "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
         "NPS_BOT_SLACK_API_URL": fake.base_url,
     }
+
+
+def admin_in_channel(make_live: Callable[..., Live], fake: FakeSlack, admin: str, channel: str) -> Live:
+    """The live app in a workspace with one admin (UTC) and one channel the bot is a member of."""
+    fake.add_user(admin, "lead@acme.example", is_admin=True, tz="UTC")
+    fake.add_channel(channel, "support-nps", is_member=True)
+    return make_live(env=slack_env(fake))
 
 
 def deliver(live: Live, fake: FakeSlack) -> Call:

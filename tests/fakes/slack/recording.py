@@ -9,15 +9,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakes.slack.workspace import Request
+
 
 @dataclass
-class Call:
+class Call(Request):
     """One request received by the fake (including ones that were answered with an error)."""
 
-    method: str
-    params: dict[str, Any]
-    headers: dict[str, str]
-    token: str | None
     status: int = 200
     response: Any = None
     http_method: str = "POST"

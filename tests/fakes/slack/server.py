@@ -117,10 +117,7 @@ class FakeSlack(Workspace, Recorder):
                 reply = Reply({"ok": False, "error": e.error})
         reply.headers.setdefault("X-OAuth-Scopes", ",".join(sorted(self.scopes)))
         call = Call(
-            method=req.method,
-            params=req.params,
-            headers=req.headers,
-            token=req.token,
+            **vars(req),
             status=reply.status,
             response=reply.body,
             http_method=http_method,
