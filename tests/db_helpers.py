@@ -16,8 +16,9 @@ def survey_rows(live: Live) -> list[Any]:
 
 
 def rows(live: Live, table: sa.Table) -> list[Any]:
+    """Every row of `table`, in primary-key order (insertion order for the serial ids)."""
     with live.ctx.engine.connect() as conn:
-        return list(conn.execute(sa.select(table)))
+        return list(conn.execute(sa.select(table).order_by(*table.primary_key.columns)))
 
 
 def only_survey(live: Live) -> Any:

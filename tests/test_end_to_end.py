@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from nps_bot.store.schema import responses, surveys, webhook_events
 from nps_bot.surveys import i18n
+from tests.db_helpers import only_survey, rows
 from tests.fakes.slack import FakeSlack
 from tests.support.app import GENERIC_SECRET, SLACK_SIGNING_SECRET, Live, generic_event
 from tests.support.slack import button, click, deliver, slack_env
@@ -22,16 +21,6 @@ from tests.support.slack_requests import dm_event, signed_post, slash_command, v
 @pytest.fixture
 def live(make_live: Callable[..., Live], fake_slack: FakeSlack) -> Live:
     return make_live(env=slack_env(fake_slack))
-
-
-def rows(live: Live, table: sa.Table) -> list[Any]:
-    with live.ctx.engine.connect() as conn:
-        return list(conn.execute(sa.select(table)))
-
-
-def survey_row(live: Live) -> Any:
-    (row,) = rows(live, surveys)
-    return row
 
 
 def test_webhook_to_dm_to_answer_to_summary(live: Live, fake_slack: FakeSlack) -> None:
@@ -46,11 +35,11 @@ def test_webhook_to_dm_to_answer_to_summary(live: Live, fake_slack: FakeSlack) -
     assert len(actions) == 1
     buttons = actions[0]["elements"]
     assert [b["text"]["text"] for b in buttons] == [str(n) for n in range(11)]
-    token = survey_row(live).token
+    token = only_survey(live).token
     assert {b["value"] for b in buttons} == {f"{token}:{n}" for n in range(11)}
     question = i18n.t("lt", "survey.question", company="Acme")
     assert any(question in json.dumps(b, ensure_ascii=False) for b in dm.params["blocks"]), "asked in Lithuanian"
-    assert survey_row(live).state == "sent"
+    assert only_survey(live).state == "sent"
 
     click(live, fake_slack, dm, "3")
     (modal,) = fake_slack.wait_for("views.open")
@@ -77,7 +66,7 @@ def test_webhook_to_dm_to_answer_to_summary(live: Live, fake_slack: FakeSlack) -
     fake_slack.wait_for("chat.update", count=3)
     (answer,) = rows(live, responses)
     assert answer.comment == "Fast and kind, thanks!"
-    assert survey_row(live).state == "commented"
+    assert only_survey(live).state == "commented"
 
     r = signed_post(live.http, SLACK_SIGNING_SECRET, slash_command("score 30d by team"))
     assert r.status_code == 200
@@ -151,7 +140,7 @@ def test_customer_with_no_slack_identity_is_undeliverable(live: Live, fake_slack
     live.post_generic(generic_event(1, customer={"slack_user_id": None, "email": None, "id": "c-77"}))
     live.clock.advance(timedelta(hours=1))
     live.worker().run_once()
-    row = survey_row(live)
+    row = only_survey(live)
     assert row.state == "undeliverable"
     assert "neither a Slack user id nor an e-mail" in row.reason
     assert fake_slack.calls_to("chat.postMessage") == []
@@ -161,7 +150,7 @@ def test_unknown_email_is_undeliverable(live: Live, fake_slack: FakeSlack) -> No
     live.post_generic(generic_event(1, customer={"slack_user_id": None}))
     live.clock.advance(timedelta(hours=1))
     live.worker().run_once()
-    row = survey_row(live)
+    row = only_survey(live)
     assert (row.state, row.reason) == ("undeliverable", "slack: users_not_found")
 
 
@@ -171,7 +160,7 @@ def test_short_rate_limit_is_waited_out(live: Live, fake_slack: FakeSlack) -> No
     live.clock.advance(timedelta(hours=1))
     live.worker().run_once()
     assert [c.status for c in fake_slack.calls_to("chat.postMessage")] == [429, 200]
-    assert survey_row(live).state == "sent"
+    assert only_survey(live).state == "sent"
 
 
 def test_long_rate_limit_reschedules(live: Live, fake_slack: FakeSlack) -> None:
@@ -179,7 +168,7 @@ def test_long_rate_limit_reschedules(live: Live, fake_slack: FakeSlack) -> None:
     live.post_generic(generic_event(1))
     live.clock.advance(timedelta(hours=1))
     live.worker().run_once()
-    row = survey_row(live)
+    row = only_survey(live)
     assert row.state == "scheduled"
     assert row.due_at == live.clock.now() + timedelta(seconds=120)
     assert "rate limited" in row.last_error
@@ -187,7 +176,7 @@ def test_long_rate_limit_reschedules(live: Live, fake_slack: FakeSlack) -> None:
     later = datetime.now(UTC) + timedelta(seconds=121)
     live.ctx.api_limits.now = lambda: later  # the pause every worker honours runs on the wall clock
     live.worker().run_once()
-    assert survey_row(live).state == "sent"
+    assert only_survey(live).state == "sent"
 
 
 def test_a_killed_workers_survey_is_picked_up_again(live: Live, fake_slack: FakeSlack) -> None:
@@ -201,7 +190,7 @@ def test_a_killed_workers_survey_is_picked_up_again(live: Live, fake_slack: Fake
     assert live.worker().run_once() == 0, "leased work is not taken while the lease holds"
     live.clock.advance(s.worker_lease + timedelta(seconds=1))
     assert live.worker().run_once() == 1
-    assert survey_row(live).state == "sent"
+    assert only_survey(live).state == "sent"
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
 
@@ -243,7 +232,7 @@ def test_without_a_slack_token_the_console_channel_delivers(
     live.clock.advance(timedelta(hours=1))
     with caplog.at_level("INFO", logger="nps_bot.delivery.console"):
         live.worker().run_once()
-    row = survey_row(live)
+    row = only_survey(live)
     assert (row.state, row.delivery_channel) == ("sent", "console")
     assert f"/s/{row.token}" in caplog.text
     assert "customer1@example.com" not in caplog.text
@@ -255,7 +244,7 @@ def test_hosted_page_takes_one_click_answers(make_live: Callable[..., Live]) -> 
     live.post_generic(generic_event(1))
     live.clock.advance(timedelta(hours=1))
     live.worker().run_once()
-    token = survey_row(live).token
+    token = only_survey(live).token
     page = live.http.get(f"/s/{token}")
     assert page.status_code == 200
     assert i18n.t("lt", "survey.question", company="Acme") in page.text

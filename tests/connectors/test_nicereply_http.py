@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-import sqlalchemy as sa
 
 from integrations.nicereply import NicereplyIntegration
 from integrations.nicereply.connector import NicereplyImportError
@@ -32,6 +31,7 @@ from tests.connectors.helpers import FIXTURES as _FIXTURES
 from tests.connectors.helpers import NICEREPLY_ENV as ENV
 from tests.connectors.helpers import NICEREPLY_KEY as KEY
 from tests.connectors.helpers import post_nicereply as post
+from tests.db_helpers import rows
 
 FIXTURES = _FIXTURES / "nicereply"
 API = "https://api.nicereply.com/v1"
@@ -42,11 +42,6 @@ NOVEMBER = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinf
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
-
-
-def rows(live: Live, table: sa.Table) -> list[Any]:
-    with live.ctx.engine.connect() as conn:
-        return list(conn.execute(sa.select(table).order_by(*table.primary_key.columns)))
 
 
 class Listener:
