@@ -11,8 +11,7 @@ from tests.conftest import Live
 
 
 def survey_rows(live: Live) -> list[Any]:
-    with live.ctx.engine.connect() as conn:
-        return list(conn.execute(sa.select(surveys).order_by(surveys.c.id)))
+    return rows(live, surveys)
 
 
 def rows(live: Live, table: sa.Table) -> list[Any]:

@@ -22,6 +22,7 @@ from nps_bot.logs import redact
 from nps_bot.store.schema import responses, surveys, unsubscribes
 from nps_bot.surveys import i18n
 from nps_bot.surveys import unsubscribe as unsub
+from tests.db_helpers import rows
 from tests.support.app import Live, generic_event
 from tests.support.processes import free_port
 from tests.support.smtp import Mailbox
@@ -48,10 +49,6 @@ def email_env(port: int, **extra: str) -> dict[str, str]:
 def live(make_live: Callable[..., Live], smtp: tuple[Mailbox, int]) -> Live:
     return make_live(env=email_env(smtp[1]), delivery=["email"])
 
-
-def rows(live: Live, table: sa.Table) -> list[Any]:
-    with live.ctx.engine.connect() as conn:
-        return list(conn.execute(sa.select(table)))
 
 
 def survey(live: Live, n: int) -> Any:

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 import respx
-import sqlalchemy as sa
 
 from nps_bot.delivery.worker import Worker
 from nps_bot.store.schema import responses, surveys
 from nps_bot.surveys import i18n, privacy, unsubscribe
 from tests.connectors.helpers import CHATWOOT_ENV, fixture, mock_chatwoot, post_chatwoot
+from tests.db_helpers import rows
 from tests.fakes.slack import Call, FakeSlack
 from tests.support.app import Live, generic_event
 from tests.support.slack import click, slack_env
@@ -28,10 +28,6 @@ from tests.support.smtp import Mailbox
 AFTER = timedelta(hours=48)
 REMINDER_LT = i18n.t("lt", "survey.reminder")
 
-
-def rows(live: Live, table: sa.Table) -> list[Any]:
-    with live.ctx.engine.connect() as conn:
-        return list(conn.execute(sa.select(table).order_by(table.c.id)))
 
 
 def schedule(live: Live, n: int = 1, **overrides: Any) -> None:
