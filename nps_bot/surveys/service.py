@@ -135,21 +135,21 @@ class SurveyService:
     ) -> ScheduleOutcome:
         if state not in PENDING_STATES:
             return ScheduleOutcome("duplicate", survey_id, reason=f"ticket already surveyed ({state})")
-        # An unsent survey adds nothing to the rollups today; tracked so that stays true if it ever did.
+        # A pending survey is unsent and unanswered, so it adds nothing to the rollups before or after
+        # these updates: no rollup tracking here (it cost seven queries per webhook). The state guard
+        # keeps that true if a worker sent it since the checks above.
+        pending = sa.and_(surveys.c.id == survey_id, surveys.c.state.in_(PENDING_STATES))
         if interaction.event == "reopened":
-            with tracked(conn, [survey_id]):
-                conn.execute(
-                    surveys.update()
-                    .where(surveys.c.id == survey_id)
-                    .values(state=SurveyState.ON_HOLD, reason="ticket re-opened", updated_at=now)
-                )
+            conn.execute(
+                surveys.update()
+                .where(pending)
+                .values(state=SurveyState.ON_HOLD, reason="ticket re-opened", updated_at=now)
+            )
             return ScheduleOutcome("on_hold", survey_id, reason="ticket re-opened; waits for the next close")
         due = self.policy.due_at(interaction, now)
-        rollup = Tracker(conn)
-        rollup.watch([survey_id])
         conn.execute(
             surveys.update()
-            .where(surveys.c.id == survey_id)
+            .where(pending)
             .values(
                 state=SurveyState.SCHEDULED,
                 reason=None,
@@ -160,7 +160,6 @@ class SurveyService:
                 **self._ticket_fields(interaction, self.policy.agent_credit),
             )
         )
-        rollup.flush()
         return ScheduleOutcome("rescheduled", survey_id, due_at=due)
 
     @staticmethod
