@@ -12,7 +12,6 @@ everything scheduled (console channel) and the peak RSS (VmHWM) of both processe
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import json
@@ -30,6 +29,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from bench import loadgen
 from nps_bot.plugin import signing
 from nps_bot.store import create_engine_for
 from nps_bot.store.schema import surveys
@@ -73,31 +73,12 @@ class Load:
         return statistics.quantiles(self.latencies, n=100)[98] * 1000 if len(self.latencies) > 1 else 0.0
 
 
-async def _drive(url: str, posts: list[tuple[bytes, dict[str, str]]], connections: int) -> Load:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    todo = iter(posts)
-    latencies: list[float] = []
-    errors = 0
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        await asyncio.gather(*(client.get("/livez") for _ in range(connections)))  # open the connections
-
-        async def sender() -> None:
-            nonlocal errors
-            for raw, headers in todo:
-                start = time.perf_counter()
-                response = await client.post("/webhooks/generic", content=raw, headers=headers)
-                latencies.append(time.perf_counter() - start)
-                if response.status_code != 202:
-                    errors += 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(sender() for _ in range(connections)))
-        elapsed = time.perf_counter() - start
-    return Load(len(latencies), elapsed, latencies, errors)
-
-
 def drive(url: str, posts: list[tuple[bytes, dict[str, str]]], connections: int) -> Load:
-    return asyncio.run(_drive(url, posts, connections))
+    """POST every signed body to /webhooks/generic over `connections` keep-alive connections (bench/loadgen.py)."""
+    host, port = url.removeprefix("http://").split(":")
+    requests = [loadgen.post_request(host, "/webhooks/generic", raw, headers) for raw, headers in posts]
+    latencies, statuses, elapsed = loadgen.run(host, int(port), requests, connections)
+    return Load(len(latencies), elapsed, latencies, sum(status != 202 for status in statuses))
 
 
 def free_port() -> int:

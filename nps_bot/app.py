@@ -45,6 +45,8 @@ class AppContext:
     # One per process: every worker thread and integration shares the API budget and the id cache.
     api_limits: ApiLimiter = field(init=False)
     chat_user_ids: ChatUserIdCache = field(init=False)
+    # name -> (plugin, is it a connector?): a runtime Protocol check walks the class on every call.
+    _connector_checks: dict[str, tuple[object, bool]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.api_limits = ApiLimiter(self.engine)
@@ -95,7 +97,10 @@ class AppContext:
 
     def connector(self, name: str) -> HelpdeskConnector | None:
         plugin = self.integrations.get(name)
-        return plugin if isinstance(plugin, HelpdeskConnector) else None
+        checked = self._connector_checks.get(name)
+        if checked is None or checked[0] is not plugin:  # re-checked when the plugin was replaced
+            checked = self._connector_checks[name] = (plugin, isinstance(plugin, HelpdeskConnector))
+        return plugin if checked[1] else None  # type: ignore[return-value]
 
     def delivery_channels(self) -> list[DeliveryChannel]:
         """Channels in the configured order; by default every real channel, else the console."""

@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
 # The database cannot be reached (server down, file locked, pool exhausted): retryable, never a 500.
 DATABASE_OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+# Bodies up to this size are verified and parsed on the event loop by connectors that only compute.
+INLINE_PARSE_BYTES = 64 * 1024
+# Threads that schedule webhooks on PostgreSQL (each holds a pooled connection while it works).
+INGEST_THREADS = 4
 # Input that makes a parser fail this way is the sender's problem (4xx), not a server error.
 _BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
@@ -104,23 +109,42 @@ def create_app(ctx: AppContext) -> Starlette:
             path_params=dict(request.path_params),
         )
 
-        # Set by the lifespan on SQLite; without it (PostgreSQL, or no lifespan) the thread pool writes.
+        # Set by the lifespan: the group-commit writer on SQLite, a small thread pool on PostgreSQL.
         writer: GroupCommitWriter | None = getattr(request.app.state, "ingest_writer", None)
+        pool: ThreadPoolExecutor | None = getattr(request.app.state, "ingest_pool", None)
 
-        def verify_and_parse() -> Parsed | list[ScheduleOutcome]:
+        def verify_and_parse() -> Parsed:
             connector.verify(incoming)
-            parsed = connector.parse(incoming)
+            return connector.parse(incoming)
+
+        def schedule_each(interactions: list[Interaction]) -> list[ScheduleOutcome]:
+            return [ctx.surveys.schedule(i) for i in interactions]  # one transaction each (PostgreSQL)
+
+        async def in_pool(interactions: list[Interaction]) -> list[ScheduleOutcome]:
+            if pool is None:  # no lifespan ran (an embedder's own server): Starlette's thread pool
+                return await run_in_threadpool(schedule_each, interactions)
+            return await asyncio.get_running_loop().run_in_executor(pool, schedule_each, interactions)
+
+        def parse_then_schedule() -> Parsed | list[ScheduleOutcome]:
+            parsed = verify_and_parse()
             if writer is not None or not parsed.interactions:
                 return parsed
-            # No writer (PostgreSQL): schedule in this same thread-pool hop, one transaction each.
-            return [ctx.surveys.schedule(i) for i in parsed.interactions]
+            return schedule_each(list(parsed.interactions))  # in the same thread-pool hop
 
         def schedule_all(conn: sa.Connection, interactions: list[Interaction]) -> list[ScheduleOutcome]:
             return [ctx.surveys.schedule_in(conn, i) for i in interactions]
 
+        result: Parsed | list[ScheduleOutcome]
         try:
-            # Off the event loop: connectors may hash large bodies or, for imports, write to the database.
-            result = await run_in_threadpool(verify_and_parse)
+            if getattr(connector, "parses_in_memory", False) is True and len(body) <= INLINE_PARSE_BYTES:
+                # Pure computation on a small body (~0.1 ms): a thread hand-off costs more than that
+                # (on 2 cores it halved throughput, bench/PROFILE.md), so verify and parse run here.
+                result = verify_and_parse()
+                if result.interactions and writer is None:
+                    result = await in_pool(list(result.interactions))
+            else:
+                # Off the event loop: a large body to hash, or a connector that writes (imports).
+                result = await run_in_threadpool(parse_then_schedule)
             if isinstance(result, Parsed) and result.interactions and writer is not None:
                 # SQLite: one writer thread commits waiting webhooks together; answered after OUR commit.
                 interactions = list(result.interactions)
@@ -181,6 +205,11 @@ def create_app(ctx: AppContext) -> Starlette:
                 app.state.ingest_writer = GroupCommitWriter(ctx.engine)
                 # Runs after uvicorn finished the open requests: commits whatever is still queued.
                 stack.push_async_callback(asyncio.to_thread, app.state.ingest_writer.close)
+            else:
+                # A few threads, not one per request: eight request threads contending for the GIL
+                # doubled the p99 on PostgreSQL (bench/PROFILE.md). Shut down after the open requests.
+                app.state.ingest_pool = ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="nps-ingest")
+                stack.push_async_callback(asyncio.to_thread, app.state.ingest_pool.shutdown, True)
             for plugin in ctx.integrations.values():
                 if isinstance(plugin, ProvidesLifespan):
                     await stack.enter_async_context(plugin.lifespan())

@@ -27,6 +27,7 @@ class ChatwootConnector(TimestampSigned[ChatwootSettings]):
     """Account webhook in (signed, or a shared ?token=), outgoing conversation message out."""
 
     name = "chatwoot"
+    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: ChatwootSettings, tolerance: float = 300.0) -> None:

@@ -41,6 +41,7 @@ class FreshdeskConnector:
     """Automation-rule webhook in (shared secret), ticket reply out."""
 
     name = "freshdesk"
+    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: FreshdeskSettings) -> None:

@@ -31,6 +31,7 @@ __all__ = [
 
 class GenericConnector(TimestampSigned[GenericSettings]):
     name = "generic"
+    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
 
     def verify(self, request: WebhookRequest) -> None:
         require_secrets(self.settings.secret, "NPS_BOT_GENERIC_SECRET", signed=True)

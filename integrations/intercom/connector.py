@@ -45,6 +45,7 @@ class IntercomConnector:
     """Signed notification in (X-Hub-Signature), admin reply out (the conversation closed again)."""
 
     name = "intercom"
+    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: IntercomSettings) -> None:

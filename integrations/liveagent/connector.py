@@ -65,6 +65,7 @@ RESOLVED, CLOSED = "R", "L"
 
 class LiveAgentConnector:
     name = "liveagent"
+    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: LiveAgentSettings, client: httpx.Client | None = None) -> None:

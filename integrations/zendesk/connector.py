@@ -35,6 +35,7 @@ class ZendeskConnector(TimestampSigned[ZendeskSettings]):
     """Webhook in (trigger body or ticket.status_changed event), public comment out."""
 
     name = "zendesk"
+    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: ZendeskSettings, tolerance: float = 300.0) -> None:
