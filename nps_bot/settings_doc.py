@@ -23,9 +23,9 @@ from datetime import timedelta
 from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import AliasChoices, SecretStr
+from pydantic import AliasChoices, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
@@ -90,7 +90,9 @@ class Setting:
 
     @property
     def secret(self) -> bool:
-        return self.info.annotation is SecretStr or any(word in self.field for word in _SECRET_WORDS)
+        annotation = self.info.annotation
+        typed = annotation is SecretStr or SecretStr in get_args(annotation)  # also `SecretStr | None`
+        return typed or any(word in self.field for word in _SECRET_WORDS)
 
     @property
     def default(self) -> Any:
@@ -174,11 +176,10 @@ def render_table() -> str:
     for _key, heading, group in main_table():
         out += [f"**{heading}**", "", "| variable | default | meaning |", "|---|---|---|"]
         for s in group:
-            missing = not s.info.description
-            if missing:
+            if not s.info.description:
                 raise ValueError(f"{s.cls.__name__}.{s.field} ({s.name}) has no Field(description=...)")
             default = f"`{s.shown_default}`" if s.shown_default else ""
-            out.append(f"| `{s.name}` | {_cell(default)} | {_cell(s.info.description or '')} |")
+            out.append(f"| `{s.name}` | {_cell(default)} | {_cell(s.info.description)} |")
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -192,6 +193,7 @@ def readme_table(readme: str) -> str:
 
 
 def replace_table(readme: str, table: str) -> str:
+    readme_table(readme)  # the same ValueError when the markers are missing or out of order
     start, end = readme.index(START) + len(START), readme.index(END)
     return readme[:start] + "\n" + table + readme[end:]
 
@@ -212,9 +214,18 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
 
 def masked(setting: Setting, value: Any) -> str:
     text = show(value)
-    if setting.secret and text:
+    if (setting.secret or isinstance(value, SecretStr)) and text:
         return "****"
     return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+def _load_error(cls: type[BaseSettings], exc: Exception) -> str:
+    """Why a settings class does not load, in one line, without the values: pydantic's own message
+    quotes each bad input, and a bad secret would be printed in clear."""
+    if isinstance(exc, ValidationError):
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        return f"{cls.__name__}: {reasons}"
+    return f"{cls.__name__}: {' '.join(str(exc).split())}"
 
 
 @dataclass(frozen=True)
@@ -237,7 +248,7 @@ def effective(
         try:
             instance = source.cls()
         except Exception as exc:  # a bad value: say which, keep listing the rest
-            errors.append(f"{source.cls.__name__}: {' '.join(str(exc).split())}")
+            errors.append(_load_error(source.cls, exc))
             continue
         rows = []
         for s in settings_of(source):
@@ -262,16 +273,20 @@ def _main(argv: list[str] | None = None) -> int:
     action.add_argument("--write", metavar="README.md", help="rewrite the file's table from the code")
     args = parser.parse_args(argv)
     table = render_table()
-    if args.check:
-        if readme_table(Path(args.check).read_text(encoding="utf-8")) != table:
-            print(f"{args.check}: the settings table is out of date; run python -m nps_bot.settings_doc --write "
-                  f"{args.check}", file=sys.stderr)  # fmt: skip
-            return 1
-        return 0
-    if args.write:
-        path = Path(args.write)
-        path.write_text(replace_table(path.read_text(encoding="utf-8"), table), encoding="utf-8")
-        return 0
+    try:
+        if args.check:
+            if readme_table(Path(args.check).read_text(encoding="utf-8")) != table:
+                print(f"{args.check}: the settings table is out of date; run python -m nps_bot.settings_doc "
+                      f"--write {args.check}", file=sys.stderr)  # fmt: skip
+                return 1
+            return 0
+        if args.write:
+            path = Path(args.write)
+            path.write_text(replace_table(path.read_text(encoding="utf-8"), table), encoding="utf-8")
+            return 0
+    except ValueError as exc:  # the file has no START … END markers: one line, not a traceback
+        print(f"{args.check or args.write}: {exc}", file=sys.stderr)
+        return 1
     print(table, end="")
     return 0
 

@@ -12,6 +12,7 @@ import httpx
 from integrations.helpscout import payloads as p
 from integrations.helpscout.settings import HelpScoutSettings
 from integrations.helpscout.signature import SCHEME
+from integrations.helpscout.template_link import ticket_key
 from nps_bot.models import Agent, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.plugin.http import LazyClient, json_body, send
 from nps_bot.plugin.names import NameCache, SurveyNames
@@ -24,7 +25,7 @@ from nps_bot.plugin.payloads import (
     pick_attributes,
 )
 from nps_bot.plugin.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
-from nps_bot.plugin.reply import as_html, delivered, reply_ids, reply_target, require_closed
+from nps_bot.plugin.reply import as_html, delivered, numeric_id, reply_ids, reply_target, require_closed
 
 log = logging.getLogger(__name__)
 WEB_URL = "https://secure.helpscout.net/conversation/{id}/{number}/"
@@ -43,6 +44,7 @@ class HelpScoutConnector:
     """Signed `convo.status` webhook in, conversation reply (kept closed) out."""
 
     name = "helpscout"
+    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: HelpScoutSettings) -> None:
@@ -130,7 +132,8 @@ class HelpScoutConnector:
             connector=self.name,
             event_id=f"{event}:{convo.id}:{(convo.status or '').lower()}:{stamp}"[:255],
             event=kind,
-            ticket_id=convo.id,
+            # The number, as the survey links in Help Scout's e-mails key it; the API calls use the id.
+            ticket_id=ticket_key(convo.id, convo.number),
             ticket_url=url,
             subject=convo.subject,
             channel=(convo.type or "").lower()[:64] or None,
@@ -224,8 +227,9 @@ class HelpScoutConnector:
         convo = survey.reply_context.get("conversation_id") or survey.ticket_id
         convo_id = reply_target(self.name, s, "helpscout conversation", convo)
         customer_id = survey.reply_context.get("customer_id")
-        if not customer_id or not customer_id.isdigit():
+        if not customer_id:
             raise DeliveryUnavailable("helpscout reply needs the customer id, and the webhook carried none")
+        customer_id = numeric_id("helpscout customer", customer_id)
         url = f"{s.api_base}/v2/conversations/{convo_id}"
 
         status = json_body(self._api("GET", url, what="helpscout conversation")).get("status")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -35,7 +34,11 @@ class SignatureError(Unauthorized, ValueError):
 
 def check_fresh(sent_at: float, now: float, tolerance: float, what: str = "signature timestamp") -> None:
     """A signed timestamp further than `tolerance` seconds from now is a replay (or clock skew)."""
-    if not math.isfinite(sent_at) or abs(now - sent_at) > tolerance:
+    try:
+        fresh = abs(now - float(sent_at)) <= tolerance  # False for NaN and infinities
+    except OverflowError:  # an integer too large for a float: a sender's "t=" of 400 digits
+        fresh = False
+    if not fresh:
         raise SignatureError(f"{what} outside the allowed window (replayed or clock skew)")
 
 
@@ -141,14 +144,17 @@ class HmacScheme:
         """The signature in the first encoding (what the vendor sends; also for tests and our own requests)."""
         return self.prefix + self.encodings[0](hmac.new(secret.encode(), message, self.digest).digest())
 
-    def matches(self, secrets: Iterable[str], offered: str, *messages: bytes) -> bool:
-        """True when `offered` is the signature of any message, with any secret, in any encoding."""
-        for secret in secrets:
-            for message in messages:
-                mac = hmac.new(secret.encode(), message, self.digest).digest()
-                if any(same(offered, self.prefix + encode(mac)) for encode in self.encodings):
-                    return True
-        return False
+    def expected(self, secrets: Iterable[str], *messages: bytes) -> list[str]:
+        """Every signature that would verify: each message, with each secret, in each encoding."""
+        macs = (hmac.new(secret.encode(), message, self.digest).digest() for secret in secrets for message in messages)
+        return [self.prefix + encode(mac) for mac in macs for encode in self.encodings]
+
+    def matches(self, secrets: Iterable[str], offered: str | Iterable[str], *messages: bytes) -> bool:
+        """True when `offered` (one signature, or several a header lists) is the signature of any message,
+        with any secret, in any encoding. Each HMAC is computed once, however many signatures are offered."""
+        expected = self.expected(secrets, *messages)
+        candidates = [offered] if isinstance(offered, str) else list(offered)
+        return any(same(candidate, signature) for candidate in candidates for signature in expected)
 
     def verify(self, request: WebhookRequest, secrets: Sequence[str], *, setting: str, lower: bool = False) -> None:
         """The whole check for signatures over the raw body alone; `lower` for vendors that send hex in any case."""

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import threading
 import time
+from datetime import UTC
 from typing import Any
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
+from nps_bot.logs import redact
 from nps_bot.plugin.ports import DeliveryRetry, DeliveryUnavailable
 
 log = logging.getLogger(__name__)
@@ -34,14 +37,21 @@ class _RetryableStatus(Exception):
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+    """The server's Retry-After in seconds (delay or HTTP-date), or None when absent or unreadable: a
+    vendor's odd value ("soon", "inf") must not turn a plain retry into an error of our own."""
+    value = (response.headers.get("retry-after") or "").strip()
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        # An HTTP-date is GMT; "-0000" parses without a zone, which .timestamp() would read as local time.
+        seconds = parsed.replace(tzinfo=parsed.tzinfo or UTC).timestamp() - time.time()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _should_retry(exc: BaseException) -> bool:
@@ -88,7 +98,9 @@ def send(
         raise DeliveryRetry(f"{what}: {type(exc).__name__}") from None
     if response.status_code >= 400:
         # 401/403/404/422: credentials, permissions or a ticket that is gone; retrying will not help.
-        raise DeliveryUnavailable(f"{what}: HTTP {response.status_code} {response.text[:200]}")
+        # The vendor's words help the admin, but may echo what we sent (the customer's address, the survey
+        # link): the reason is also stored with the survey, where no log filter reaches.
+        raise DeliveryUnavailable(f"{what}: HTTP {response.status_code} {redact(response.text[:200])}")
     return response
 
 

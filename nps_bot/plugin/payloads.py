@@ -128,9 +128,10 @@ def _language_names() -> dict[str, str]:
 def language_code(*candidates: str | None) -> str | None:
     """The first usable language among candidates: a tag ("lt", "en-US") or an English name ("Lithuanian")."""
     for value in candidates:
+        value = (value or "").strip()
         if not value:
             continue
-        if _LANG_TAG.match(value):
+        if _LANG_TAG.fullmatch(value):  # match() with "$" let "en\n" through, newline and all
             return value[:35]
         code = _language_names().get(value.split("(")[0].strip().lower())
         if code:

@@ -100,7 +100,7 @@ def reply_ids(**ids: str | None) -> dict[str, str]:
 def numeric_id(what: str, value: str | None) -> str:
     """The id a vendor API path needs, or DeliveryUnavailable ("zendesk ticket id 'abc' is not numeric"):
     a body written by hand can carry anything, and only digits go into the URL."""
-    if not value or not value.isdigit():
+    if not (value and value.isascii() and value.isdigit()):  # str.isdigit alone also takes "²" and "١٢٣"
         raise DeliveryUnavailable(f"{what} id {value!r} is not numeric")
     return value
 

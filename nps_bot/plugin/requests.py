@@ -12,7 +12,7 @@ class BodyTooLarge(Exception):
 async def read_limited(request: Request, limit: int) -> bytes:
     """The body, refused early (by Content-Length) or as soon as it grows past `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0

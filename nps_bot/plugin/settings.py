@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from nps_bot.config import CsvList, base_config
 
 __all__ = ["CsvList", "base_config", "host_name", "id_names"]
@@ -19,8 +21,12 @@ def id_names(values: list[str]) -> dict[str, str]:
 
 
 def host_name(value: str | None, domain: str) -> str | None:
-    """The API host from what admins paste: "acme", "acme.<domain>", a custom host, or a URL."""
-    if not value:
+    """The API host from what admins paste: "acme", "acme.<domain>", a custom host, or a URL (a page of
+    the help desk, "https://acme.<domain>/agent/tickets/5", gives its host; a port is kept)."""
+    text = (value or "").strip()
+    if "://" not in text:
+        text = f"//{text}"  # so urlsplit reads a bare "acme.<domain>/path" as a host too
+    host = urlsplit(text).netloc.rpartition("@")[2].lower().rstrip(".")
+    if not host:
         return None
-    host = value.strip().removeprefix("https://").removeprefix("http://").strip("/")
-    return host if "." in host else f"{host}.{domain}"
+    return host if "." in host or ":" in host else f"{host}.{domain}"

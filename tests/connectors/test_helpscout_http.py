@@ -1,14 +1,18 @@
-"""Help Scout end to end (real app over HTTP, database): scheduling, agent credit, duplicates, hold on re-open."""
+"""Help Scout end to end (real app over HTTP, database): scheduling, agent credit, duplicates, hold on re-open,
+and one survey per conversation when the webhook and the e-mail's survey links both run."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pytest
 import sqlalchemy as sa
 
+from nps_bot.cli import main
 from nps_bot.store.schema import customers
 from tests.conftest import Live
 from tests.connectors.helpers import HELPSCOUT_ENV, fixture, post_helpscout
@@ -29,7 +33,7 @@ def test_closed_conversation_schedules_and_stores_the_survey(live: Live) -> None
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "scheduled"
     [row] = rows(live)
-    assert (row.connector, row.ticket_id, row.state, row.language) == ("helpscout", "2391938111", "scheduled", "lt")
+    assert (row.connector, row.ticket_id, row.state, row.language) == ("helpscout", "number-349", "scheduled", "lt")
     assert (row.team, row.agent_name) == ("Billing", "Ona Petraitė")
     assert row.reply_context == {"conversation_id": "2391938111", "customer_id": "238604", "mailbox_id": "85"}
     assert tags_of(live, row.id) == {"billing", "vat"}
@@ -92,3 +96,41 @@ def test_customer_reply_to_a_closed_conversation_holds_the_survey(live: Live) ->
 
     assert response.json()["status"] == "on_hold"
     assert rows(live)[0].state == "on_hold"
+
+
+@pytest.mark.parametrize("webhook_first", [True, False], ids=["webhook-then-link", "link-then-webhook"])
+def test_the_webhook_and_the_emails_survey_link_make_one_survey(
+    make_live: Callable[..., Live],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    webhook_first: bool,
+) -> None:
+    """The link can only carry {%conversation.number%}; the webhook carries the id and the number."""
+    live = make_live(env=ENV, secret_key="hs-link-key")
+    monkeypatch.setenv("NPS_BOT_SECRET_KEY", "hs-link-key")  # what the admin's `nps-bot template-link` reads
+    monkeypatch.setenv("NPS_BOT_PUBLIC_URL", live.url)
+    assert main(["template-link", "helpscout"]) == 0
+    template = re.findall(r'href="([^"]+)"', capsys.readouterr().out)[9].replace("&amp;", "&")
+    body = fixture("helpscout", "convo_status_closed.json")  # conversation 2391938111, number 349
+    filled = (
+        template.replace("{%conversation.number%}", str(body["number"]))
+        .replace("{%customer.email%}", quote(body["primaryCustomer"]["email"]))
+        .replace("{%customer.fullName%}", quote("Rūta Jankauskienė"))
+    )
+
+    def click() -> None:
+        parts = urlsplit(filled)
+        assert live.http.get(f"{parts.path}?{parts.query}").status_code == 303
+
+    if webhook_first:
+        assert post_helpscout(live, body).json()["status"] == "scheduled"
+        click()
+    else:
+        click()
+        assert post_helpscout(live, body).json()["status"] == "duplicate"
+
+    [row] = rows(live)
+    assert (row.ticket_id, row.state, row.delivery_channel) == ("number-349", "sent", "link")
+    if webhook_first:  # the webhook's details stay with the survey the link opened
+        assert row.reply_context["conversation_id"] == "2391938111"
+        assert row.team == "Billing"

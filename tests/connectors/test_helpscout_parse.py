@@ -11,6 +11,7 @@ import pytest
 from integrations.helpscout import HelpScoutConnector, HelpScoutSettings
 from nps_bot.plugin.ports import BadPayload, Unauthorized
 from tests.connectors.helpers import (
+    DELETE,
     HELPSCOUT_SECRET,
     check,
     helpscout_headers,
@@ -42,7 +43,7 @@ def signed(data: Any, **kwargs: Any) -> Any:
 CLOSED = {
     "connector": "helpscout",
     "event": "closed",
-    "ticket_id": "2391938111",
+    "ticket_id": "number-349",  # keyed as the survey links in Help Scout's e-mails key it
     "ticket_url": "https://secure.helpscout.net/conversation/2391938111/349?folderId=1234",
     "subject": "Invoice shows the wrong VAT",
     "channel": "email",
@@ -60,7 +61,7 @@ CLOSED = {
 }
 V1 = {
     "event": "closed",
-    "ticket_id": "291938",
+    "ticket_id": "number-349",
     "ticket_url": "https://secure.helpscout.net/conversation/291938/349/",
     "credited.assignee.name": "Jack Sprout",
     "team": "My Mailbox",
@@ -81,10 +82,17 @@ CASES = [
     ),
     pytest.param("convo_status_active.json", "convo.status", None, {"event": "reopened"}, id="active-again"),
     pytest.param(
+        "convo_status_closed.json",
+        "convo.status",
+        {"number": DELETE},
+        {"ticket_id": "2391938111", "reply_context": CLOSED["reply_context"]},
+        id="no-number-keys-by-id",  # never "number-": nothing else could be mistaken for it
+    ),
+    pytest.param(
         "convo_status_active.json",
         "convo.customer.reply.created",
         None,
-        {"event": "reopened", "ticket_id": "2391938111"},
+        {"event": "reopened", "ticket_id": "number-349"},
         id="customer-reply-to-closed-conversation",
     ),
 ]

@@ -69,7 +69,7 @@ def test_reply_back_posts_the_survey_and_keeps_the_conversation_closed(
 def test_access_token_is_cached_between_replies(replying: Live) -> None:
     schedule_due(replying)
     other = fixture("helpscout", "convo_status_closed.json")
-    other["id"] = 2391938222
+    other["id"], other["number"] = 2391938222, 350
     other["primaryCustomer"]["email"] = other["createdBy"]["email"] = "other@example.com"
     other["primaryCustomer"]["id"] = 238605
     schedule_due(replying, other)
