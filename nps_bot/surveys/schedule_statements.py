@@ -1,21 +1,22 @@
-"""The statements `SurveyService.schedule` runs for every webhook, built once per dialect.
+"""The statements `SurveyService.schedule` runs for every webhook, compiled once per dialect.
 
 Building a Core statement per call (`.values(**row)`, `.where(...)`) cost most of a webhook's time in
-the profile (statement construction and cache-key generation, not the database); a statement object
-built once memoises its cache key, so each call only binds parameters to an already compiled form.
-Parameters are passed at execution (`conn.execute(stmt, {...})`), with the columns' own types.
+the profile (statement construction and cache-key generation, not the database), and running even a
+cached one through `Connection.execute` most of the rest; so each is compiled once per dialect and run
+on the driver's cursor with the dialect's own bind processors (nps_bot/store/prepared.py).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from nps_bot.models import SurveyState
+from nps_bot.store.prepared import Prepared
 from nps_bot.store.schema import customers, survey_attributes, survey_tags, surveys, unsubscribes, webhook_events
 
 # A survey in one of these states no longer stops the customer being surveyed again.
@@ -24,24 +25,40 @@ NOT_THROTTLING = (SurveyState.SUPPRESSED, SurveyState.FAILED, SurveyState.UNDELI
 
 @dataclass(frozen=True, slots=True)
 class ScheduleStatements:
-    claim_event: Any  # INSERT webhook_events ... ON CONFLICT DO NOTHING RETURNING id: the dedup point
-    finish_event: Any  # UPDATE webhook_events SET outcome, survey_id WHERE id
-    checks: Any  # one SELECT: the ticket's survey (id, state), unsubscribed?, surveyed recently?
-    upsert_customer: Any  # INSERT customers ... ON CONFLICT (key) DO UPDATE ... RETURNING id
-    insert_survey: Any  # INSERT surveys ... ON CONFLICT (connector, ticket_id, kind) DO NOTHING RETURNING id
-    insert_tags: Any
-    insert_attributes: Any
+    claim_event: Prepared  # INSERT webhook_events ... ON CONFLICT DO NOTHING RETURNING id: the dedup point
+    finish_event: Prepared  # UPDATE webhook_events SET outcome, survey_id WHERE id
+    checks: Prepared  # one SELECT: the ticket's survey (id, state), unsubscribed?, surveyed recently?
+    upsert_customer: Prepared  # INSERT customers ... ON CONFLICT (key) DO UPDATE ... RETURNING id
+    insert_survey: Prepared  # INSERT surveys ... ON CONFLICT (connector, ticket_id, kind) DO NOTHING RETURNING id
+    insert_tags: Prepared
+    insert_attributes: Prepared
 
 
-def statements(dialect: str) -> ScheduleStatements:
-    return _build(dialect)
+# The columns each INSERT is given (all of them: a Prepared statement runs no Python-side defaults).
+EVENT_COLUMNS = ("connector", "event_id", "received_at", "outcome")
+CUSTOMER_COLUMNS = ("key", "email", "name", "slack_user_id", "language", "created_at", "updated_at")
+SURVEY_COLUMNS = (
+    "token", "kind", "connector", "ticket_id", "customer_id", "customer_key", "language", "state", "reason",
+    "due_at", "expires_at", "attempts", "closed_at", "created_at", "updated_at",
+    "reply_context", "ticket_url", "subject", "channel", "team", "agent_id", "agent_name",
+)  # fmt: skip
 
 
-@functools.cache
-def _build(dialect: str) -> ScheduleStatements:
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+_BUILT: dict[str, ScheduleStatements] = {}
+
+
+def statements(dialect: Dialect) -> ScheduleStatements:
+    """Compiled on first use by a dialect; every engine of that dialect compiles them the same way."""
+    built = _BUILT.get(dialect.name)
+    if built is None:
+        built = _BUILT[dialect.name] = _build(dialect.name, dialect)
+    return built
+
+
+def _build(name: str, dialect: Dialect) -> ScheduleStatements:
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(name)
     if insert is None:
-        raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+        raise NotImplementedError(f"unsupported database dialect {name!r}")
 
     ticket = sa.and_(
         surveys.c.connector == sa.bindparam("connector"),
@@ -76,18 +93,29 @@ def _build(dialect: str) -> ScheduleStatements:
         },
     ).returning(customers.c.id)
 
+    def prepared(statement: Any, keys: tuple[str, ...] | None = None) -> Prepared:
+        return Prepared(statement, dialect, keys)
+
     return ScheduleStatements(
-        claim_event=insert(webhook_events)
-        .on_conflict_do_nothing(index_elements=["connector", "event_id"])
-        .returning(webhook_events.c.id),
-        finish_event=webhook_events.update()
-        .where(webhook_events.c.id == sa.bindparam("event_row"))
-        .values(outcome=sa.bindparam("new_outcome"), survey_id=sa.bindparam("survey_row")),
-        checks=checks,
-        upsert_customer=upsert_customer,
-        insert_survey=insert(surveys)
-        .on_conflict_do_nothing(index_elements=["connector", "ticket_id", "kind"])
-        .returning(surveys.c.id),
-        insert_tags=survey_tags.insert(),
-        insert_attributes=survey_attributes.insert(),
+        claim_event=prepared(
+            insert(webhook_events)
+            .on_conflict_do_nothing(index_elements=["connector", "event_id"])
+            .returning(webhook_events.c.id),
+            EVENT_COLUMNS,
+        ),
+        finish_event=prepared(
+            webhook_events.update()
+            .where(webhook_events.c.id == sa.bindparam("event_row"))
+            .values(outcome=sa.bindparam("new_outcome"), survey_id=sa.bindparam("survey_row"))
+        ),
+        checks=prepared(checks),
+        upsert_customer=prepared(upsert_customer, CUSTOMER_COLUMNS),
+        insert_survey=prepared(
+            insert(surveys)
+            .on_conflict_do_nothing(index_elements=["connector", "ticket_id", "kind"])
+            .returning(surveys.c.id),
+            SURVEY_COLUMNS,
+        ),
+        insert_tags=prepared(survey_tags.insert(), ("survey_id", "tag")),
+        insert_attributes=prepared(survey_attributes.insert(), ("survey_id", "name", "value")),
     )

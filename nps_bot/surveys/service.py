@@ -73,21 +73,21 @@ class SurveyService:
         """`schedule` inside a transaction the caller holds and commits (the SQLite group-commit
         writer runs many in one); the outcome holds only once that transaction commits."""
         now = self.clock.now()
-        sql = statements(conn.dialect.name)
-        event_row = conn.execute(
-            sql.claim_event,
+        sql = statements(conn.dialect)
+        claimed = sql.claim_event.first(
+            conn,
             {
                 "connector": interaction.connector,
                 "event_id": interaction.event_id,
                 "received_at": now,
                 "outcome": "pending",
             },
-        ).scalar()
-        if event_row is None:
+        )
+        if claimed is None:
             return ScheduleOutcome("duplicate", reason="event already received")
         outcome = self._apply(conn, interaction, now)
-        conn.execute(
-            sql.finish_event, {"event_row": event_row, "new_outcome": outcome.status, "survey_row": outcome.survey_id}
+        sql.finish_event.first(
+            conn, {"event_row": claimed[0], "new_outcome": outcome.status, "survey_row": outcome.survey_id}
         )
         return outcome
 
@@ -99,8 +99,8 @@ class SurveyService:
     def _apply(self, conn: Connection, interaction: Interaction, now: datetime) -> ScheduleOutcome:
         customer_key = interaction.customer.key(interaction.connector)
         # One round trip answers every question the policy asks the database.
-        checks = conn.execute(
-            statements(conn.dialect.name).checks,
+        checks = statements(conn.dialect).checks.first(
+            conn,
             {
                 "connector": interaction.connector,
                 "ticket_id": interaction.ticket_id,
@@ -109,18 +109,20 @@ class SurveyService:
                 "customer_key": customer_key,
                 "since": self.policy.throttle_since(now),
             },
-        ).one()
-        if checks.existing_id is not None:
-            return self._update_existing(conn, checks.existing_id, SurveyState(checks.existing_state), interaction, now)
+        )
+        assert checks is not None  # a SELECT of four scalar subqueries always has its one row
+        existing_id, existing_state, unsubscribed, throttled = checks
+        if existing_id is not None:
+            return self._update_existing(conn, existing_id, SurveyState(existing_state), interaction, now)
         if interaction.event == "reopened":
             return ScheduleOutcome("ignored", reason="re-opened ticket has no survey")
 
         reason = self.policy.exclusion(interaction)
-        if reason is None and checks.unsubscribed:
+        if reason is None and unsubscribed:
             reason = UNSUBSCRIBED
         if reason is None and self.policy.sampled_out(interaction):
             reason = "not sampled"
-        if reason is None and self.policy.throttle and checks.throttled:
+        if reason is None and self.policy.throttle and throttled:
             reason = "throttled: surveyed recently"
         state = SurveyState.SUPPRESSED if reason else SurveyState.SCHEDULED
         survey_id = self._insert(conn, interaction, customer_key, state, reason, now)
@@ -195,7 +197,7 @@ class SurveyService:
             "customer_id": customer_id,
             "customer_key": customer_key,
             "language": language,
-            "state": state,
+            "state": state.value,
             "reason": reason,
             "due_at": due,
             "expires_at": due + self.policy.expiry,
@@ -205,19 +207,19 @@ class SurveyService:
             "updated_at": now,
             **self._ticket_fields(interaction, self.policy.agent_credit),
         }
-        sql = statements(conn.dialect.name)
-        survey_id: int | None = conn.execute(sql.insert_survey, values).scalar()
-        if survey_id is None:
+        sql = statements(conn.dialect)
+        inserted = sql.insert_survey.first(conn, values)
+        if inserted is None:
             return None
+        survey_id: int = inserted[0]
         if interaction.tags:
-            conn.execute(sql.insert_tags, [{"survey_id": survey_id, "tag": t} for t in interaction.tags])
+            sql.insert_tags.many(conn, [{"survey_id": survey_id, "tag": t} for t in interaction.tags])
         attributes = dict(interaction.customer.attributes)
         if interaction.customer.language:
             attributes.setdefault("language", language)
         if attributes:
-            conn.execute(
-                sql.insert_attributes,
-                [{"survey_id": survey_id, "name": k, "value": v} for k, v in attributes.items()],
+            sql.insert_attributes.many(
+                conn, [{"survey_id": survey_id, "name": k, "value": v} for k, v in attributes.items()]
             )
         return survey_id
 
@@ -233,7 +235,9 @@ class SurveyService:
             "created_at": now,
             "updated_at": now,
         }
-        customer_id: int = conn.execute(statements(conn.dialect.name).upsert_customer, row).scalar_one()
+        upserted = statements(conn.dialect).upsert_customer.first(conn, row)
+        assert upserted is not None  # an upsert RETURNING always returns its row
+        customer_id: int = upserted[0]
         return customer_id
 
     def record_external_answer(

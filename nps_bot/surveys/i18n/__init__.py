@@ -7,7 +7,7 @@ catalog to it (keys, placeholders, markup, plural forms) and compiles each with 
 """
 
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from types import MappingProxyType
 
@@ -24,6 +24,7 @@ DEFAULT = "en"
 """Language used when negotiation fails and for keys missing from a catalog."""
 
 
+@lru_cache(maxsize=1024)  # on every webhook; Babel's negotiation is slow next to a dict lookup
 def negotiate(lang: str | None) -> str:
     """Map a language tag such as ``"lt"``, ``"lt-LT"``, ``"LT_lt"`` or ``"uk_UA"`` to a supported code.
 
