@@ -27,11 +27,12 @@ from nps_bot.reporting.scoring import classify
 from nps_bot.reporting.text import render
 from nps_bot.server import BackgroundServer
 from nps_bot.store.schema import surveys
+from nps_bot.surveys.i18n import SUPPORTED
 from nps_bot.web import create_app
 
 TEAMS = {"Billing": (8.6, 1.6), "Technical": (7.4, 2.4), "Onboarding": (9.0, 1.0), "Sales": (6.5, 2.8)}
 AGENTS = ["Ona", "Jonas", "Liga", "Mart", "Olena", "Bence"]
-LANGS = ["en", "lt", "lv", "et", "uk", "hu"]
+LANGS = list(SUPPORTED)  # every language with a catalog
 COMMENTS = {
     "promoter": ["Quick and friendly, thank you!", "Solved on the first reply.", "Great explanation."],
     "passive": ["Fine, but it took two days.", "OK. Docs could be clearer."],

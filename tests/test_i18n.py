@@ -146,3 +146,24 @@ def test_t_falls_back_to_the_key_for_an_unknown_key() -> None:
 def test_t_missing_param_is_an_error() -> None:
     with pytest.raises(KeyError):
         t("en", "survey.question")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("da, lt;q=0.8, en;q=0.7", "lt"),  # Danish first, but we have no Danish
+        ("en;q=0.5, de-DE", "de"),  # q ranks, not the order sent
+        ("fr-CA;q=0.9, nl;q=0.9", "fr"),  # ties keep the order sent
+        ("uk-UA,uk;q=0.9,en;q=0.5", "uk"),
+        ("lt;q=0, lv", "lv"),  # q=0: "not Lithuanian"
+        ("da, *;q=0.5", None),
+        ("", None),
+        (None, None),
+        ("lt;q=abc, et;q=nan, hu;q=2, pl;q=0.1", "pl"),  # unreadable or out-of-range weights are dropped
+        (",,;q=1, ;, en", "en"),
+    ],
+)
+def test_accept_language_gives_the_supported_language_the_browser_prefers(
+    header: str | None, expected: str | None
+) -> None:
+    assert i18n.accepted(header) == expected

@@ -63,9 +63,8 @@ def one_route(path: str, **by_method: Callable[[Request], Awaitable[Response]]) 
 
 
 def request_language(request: Request) -> str:
-    """The visitor's language from Accept-Language (its first tag), for pages with no survey to ask."""
-    first = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
-    return i18n.negotiate(first)
+    """The visitor's language from Accept-Language, for pages with no survey to ask."""
+    return i18n.accepted(request.headers.get("accept-language")) or i18n.DEFAULT
 
 
 def _whole_number(raw: object) -> int | None:

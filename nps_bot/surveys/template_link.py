@@ -258,12 +258,8 @@ def read_click(
     name = _CONTROL.sub("", query.get("name", "")).strip()[:255] or None
     if name and _UNFILLED.search(name):
         name = None  # a name is nice to have: an unfilled one is dropped, not refused
-    if (
-        language is None
-        and browser_language
-        and (i18n.negotiate(browser_language) != i18n.DEFAULT or browser_language.lower().startswith(i18n.DEFAULT))
-    ):
-        language = i18n.negotiate(browser_language)
+    if language is None:
+        language = browser_language  # already a supported code (i18n.accepted), or None
     return Click(connector, ticket, kind, score, email, name, language)
 
 
@@ -362,7 +358,7 @@ def template_link_routes(
     """`GET /l/<connector>/<ticket>`: a redirect to the survey page, or `message(lang, text, status)`."""
 
     async def follow(request: Request) -> Response:
-        first = request.headers.get("accept-language", "").split(",")[0].split(";")[0].strip() or None
+        first = i18n.accepted(request.headers.get("accept-language"))
         connector, ticket = request.path_params["connector"], request.path_params["ticket"]
         click = read_click(secret(), connector, ticket, request.query_params, first)
         outcome = await run_in_threadpool(open_survey, service, click) if isinstance(click, Click) else click

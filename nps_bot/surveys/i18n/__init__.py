@@ -15,7 +15,7 @@ from babel import Locale
 from babel.core import UnknownLocaleError
 from babel.messages.pofile import read_po
 
-__all__ = ["DEFAULT", "KEYS", "SUPPORTED", "catalog", "negotiate", "t"]
+__all__ = ["DEFAULT", "KEYS", "SUPPORTED", "accepted", "catalog", "negotiate", "supported", "t"]
 
 SUPPORTED: tuple[str, ...] = ("en", "lt", "lv", "et", "uk", "hu", "de", "fr", "es", "pl", "pt", "it", "nl")
 """Language codes that have a catalog (exactly the directories under ``locales/``), in no order of preference."""
@@ -25,22 +25,48 @@ DEFAULT = "en"
 
 
 @lru_cache(maxsize=1024)  # on every webhook; Babel's negotiation is slow next to a dict lookup
-def negotiate(lang: str | None) -> str:
-    """Map a language tag such as ``"lt"``, ``"lt-LT"``, ``"LT_lt"`` or ``"uk_UA"`` to a supported code.
-
-    Empty, missing, malformed or unsupported tags give :data:`DEFAULT`.
-    """
+def supported(lang: str | None) -> str | None:
+    """The supported code for a language tag such as ``"lt"``, ``"lt-LT"``, ``"LT_lt"`` or ``"uk_UA"``;
+    None for empty, malformed or unsupported tags."""
     tag = (lang or "").strip().replace("-", "_")
-    if not tag:
-        return DEFAULT
+    if not tag or tag == "*":
+        return None
     found = Locale.negotiate([tag], SUPPORTED, sep="_")
     if found is None:
         # Locale.parse also understands forms negotiation does not, e.g. "lt@euro".
         try:
             found = Locale.parse(tag)
         except (ValueError, TypeError, UnknownLocaleError):
-            return DEFAULT
-    return found.language if found.language in SUPPORTED else DEFAULT
+            return None
+    return found.language if found.language in SUPPORTED else None
+
+
+def negotiate(lang: str | None) -> str:
+    """:func:`supported`, or :data:`DEFAULT` when the tag gives none."""
+    return supported(lang) or DEFAULT
+
+
+def accepted(header: str | None, limit: int = 20) -> str | None:
+    """The supported language a browser prefers most, from its Accept-Language header
+    (``"da, lt;q=0.8, en;q=0.7"`` gives ``"lt"``); None when it names none we have. Tags are ranked by
+    their q value, ties in the order sent; q=0 means "not this one". Only the first `limit` are read."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((header or "").split(",")[:limit]):
+        tag, *params = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if tag and 0.0 < weight <= 1.0:  # also drops NaN, which fails every comparison
+            ranked.append((-weight, position, tag))
+    for _, _, tag in sorted(ranked):
+        if found := supported(tag):
+            return found
+    return None
 
 
 @cache
