@@ -136,16 +136,23 @@ def test_a_job_that_fails_rolls_back_only_itself(served: tuple[Live, Any]) -> No
         live.ctx.surveys.schedule_in(conn, closing(2))
         raise ValueError("this job breaks after writing")
 
+    def refused_by_the_database(conn: sa.Connection) -> None:
+        live.ctx.surveys.schedule_in(conn, closing(4))
+        conn.execute(sa.text("INSERT INTO surveys (id) VALUES (1)"))  # NOT NULL / PRIMARY KEY: refused
+
     jobs = [
         writer.submit(lambda conn: live.ctx.surveys.schedule_in(conn, closing(1))),
         writer.submit(broken),
+        writer.submit(refused_by_the_database),
         writer.submit(lambda conn: live.ctx.surveys.schedule_in(conn, closing(3))),
     ]
     release.set()
     assert jobs[0].result(10).status == "scheduled"
     with pytest.raises(ValueError):
         jobs[1].result(10)
-    assert jobs[2].result(10).status == "scheduled"
+    with pytest.raises(sa.exc.IntegrityError):
+        jobs[2].result(10)
+    assert jobs[3].result(10).status == "scheduled"  # the transaction is still usable after both
     with live.ctx.engine.connect() as conn:
         tickets = conn.execute(sa.select(surveys.c.ticket_id).order_by(surveys.c.ticket_id)).scalars().all()
     assert tickets == ["T1", "T3"]
