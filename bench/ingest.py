@@ -63,6 +63,12 @@ class Load:
     seconds: float
     latencies: list[float]
     errors: int
+    cpu_seconds: float = 0.0  # the server process's user + system CPU during the load
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per request: steadier than throughput on a shared machine."""
+        return self.cpu_seconds * 1000 / self.requests if self.requests else 0.0
 
     @property
     def rate(self) -> float:
@@ -127,6 +133,12 @@ def process(
             proc.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -144,16 +156,18 @@ def run(db_url: str, label: str, *, rounds: int, requests: int) -> tuple[list[di
     bare_url, ours_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{ours_port}"
     samples: dict[tuple[str, int, str], list[Load]] = {}
     with (
-        process([sys.executable, "-m", "bench.bare_app", str(bare_port)], url=bare_url),
+        process([sys.executable, "-m", "bench.bare_app", str(bare_port)], url=bare_url) as bare,
         process([*NPS_BOT, "serve"], env=nps_env(db_url, ours_port), url=ours_url) as serve,
     ):
         for _ in range(rounds):
             for connections in (1, 8):
                 new = [body(next(_events)) for _ in range(requests)]
                 for kind, raws in (("new", new), ("duplicate", new)):
-                    for side, url in (("bare", bare_url), ("ours", ours_url)):
+                    for side, url, pid in (("bare", bare_url, bare.pid), ("ours", ours_url, serve.pid)):
                         posts = [signed(r) for r in raws]  # signed just before: the replay window
+                        before = cpu_seconds(pid)
                         load = drive(url, posts, connections)
+                        load.cpu_seconds = cpu_seconds(pid) - before
                         if side == "ours" and load.errors:
                             err = serve.stderr.read1(4000).decode(errors="replace") if serve.stderr else ""
                             raise RuntimeError(f"{load.errors} webhooks not accepted ({label}): {err}")
@@ -172,7 +186,11 @@ def run(db_url: str, label: str, *, rounds: int, requests: int) -> tuple[list[di
         rows.append({
             "what": f"ingest {label}, {kind} webhooks, {connections} conn (req/s)",
             "baseline": base_rate, "ours": our_rate, "ratio": ratio,
-            "extra": f"p99 {our_p99:.1f} ms (bare {statistics.median(x.p99_ms for x in loads):.1f})",
+            "extra": (
+                f"p99 {our_p99:.1f} ms (bare {statistics.median(x.p99_ms for x in loads):.1f}); "
+                f"server CPU {statistics.median(x.cpu_ms for x in ours):.2f} ms/request "
+                f"(bare {statistics.median(x.cpu_ms for x in loads):.2f})"
+            ),
             "goal": f">= {INGEST_GOAL_RATIO}x, p99 < {P99_GOAL_MS:.0f} ms",
             "met": ratio >= INGEST_GOAL_RATIO and our_p99 < P99_GOAL_MS,
         })  # fmt: skip
