@@ -66,7 +66,13 @@ class Settings(BaseSettings):
     # Changing it invalidates the links already sent.
     secret_key: SecretStr = Field(
         SecretStr(""),
-        description="signs e-mail unsubscribe links; required for e-mail. Changing it breaks links already sent",
+        description="signs e-mail unsubscribe links and help-desk survey links; required for e-mail. To change "
+        "it without breaking links already sent, move the old one to `NPS_BOT_SECRET_KEY_PREVIOUS`",
+    )
+    secret_key_previous: CsvList = Field(
+        [],
+        description="earlier secret keys, comma-separated: links they signed still work, new links use "
+        "`NPS_BOT_SECRET_KEY`; drop one once its links have gone stale",
     )
     default_language: str = Field(
         "en",
@@ -177,6 +183,11 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\"'<>;,]*)?", value.strip()):
             raise ValueError("must be an https:// URL (no spaces, quotes, commas or semicolons)")
         return value.strip()
+
+    def verifying_keys(self) -> list[str]:
+        """Keys a signed link may carry: the current one, then the earlier ones (rotation)."""
+        keys = [self.secret_key.get_secret_value(), *self.secret_key_previous]
+        return [k for k in keys if k]
 
     @model_validator(mode="after")
     def _public_url_follows_the_listener(self) -> Settings:

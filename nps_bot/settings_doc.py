@@ -48,7 +48,7 @@ CORE_GROUPS = {
     "inbound": "host port max_body_bytes webhook_tolerance",
     "delivery": """public_url company_name survey_delay throttle_days survey_expiry reminder_after sample_rate
         exclude_tags internal_domains require_customer_reply agent_credit delivery default_language
-        max_delivery_attempts secret_key brand_logo_url brand_color""",
+        max_delivery_attempts secret_key secret_key_previous brand_logo_url brand_color""",
     "results": "min_segment_n",
     "slack": "admins",
     "operations": """database_url embedded_worker worker_poll_interval worker_batch_size worker_lease

@@ -184,11 +184,11 @@ def create_app(ctx: AppContext) -> Starlette:
         Route("/livez", livez, methods=["GET"]),
         Route("/webhooks/{connector}", webhook, methods=["POST"]),
         *survey_page_routes(ctx.surveys, ctx.notify_answer, ctx.settings.company_name, theme),
-        *unsubscribe_routes(ctx.surveys, ctx.settings.company_name, ctx.settings.secret_key.get_secret_value, theme),
+        *unsubscribe_routes(ctx.surveys, ctx.settings.company_name, ctx.settings.verifying_keys, theme),
         # The help desk's own closing e-mail links here; refusals use the hosted pages' message page.
         *template_link_routes(
             ctx.surveys,
-            ctx.settings.secret_key.get_secret_value,
+            ctx.settings.verifying_keys,
             functools.partial(message_page, theme, ctx.settings.company_name),
         ),
     ]

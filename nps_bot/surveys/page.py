@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -211,7 +211,7 @@ def survey_page_routes(
 
 
 def unsubscribe_routes(
-    service: SurveyService, company: str, secret: Callable[[], str], theme: PageTheme | None = None
+    service: SurveyService, company: str, keys: Callable[[], Sequence[str]], theme: PageTheme | None = None
 ) -> list[BaseRoute]:
     """`/unsubscribe/<token>`: GET asks, POST records (the page's button, or RFC 8058 one-click)."""
     look = theme or PageTheme()
@@ -225,7 +225,7 @@ def unsubscribe_routes(
 
     async def ask(request: Request) -> Response:
         lang = language(request)
-        if unsubscribe.verify(secret(), request.path_params["token"]) is None:
+        if unsubscribe.verify(keys(), request.path_params["token"]) is None:
             return invalid(lang)
         title = i18n.t(lang, "web.unsubscribe_title")
         question = i18n.t(lang, "web.unsubscribe_question", company=company)
@@ -239,7 +239,7 @@ def unsubscribe_routes(
 
     async def confirm(request: Request) -> Response:
         lang = language(request)
-        address = unsubscribe.verify(secret(), request.path_params["token"])
+        address = unsubscribe.verify(keys(), request.path_params["token"])
         if address is None:
             return invalid(lang)
         form = await request.form()

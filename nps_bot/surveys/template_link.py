@@ -227,12 +227,14 @@ def _whole_number(raw: str | None) -> int | None:
 
 
 def read_click(
-    secret: str, connector: str, ticket: str, query: Mapping[str, str], browser_language: str | None
+    secrets: str | Sequence[str], connector: str, ticket: str, query: Mapping[str, str], browser_language: str | None
 ) -> Click | Refused:
-    """Check a link's signature and fields; nothing is stored either way."""
+    """Check a link's signature (with the current key or an earlier one still accepted) and its fields;
+    nothing is stored either way."""
+    keys = [k for k in ([secrets] if isinstance(secrets, str) else secrets) if k]
     kind = query.get("kind", "")
     score = _whole_number(query.get("score"))
-    if not secret or not _CONNECTOR.fullmatch(connector) or kind not in SCALES or score is None:
+    if not keys or not _CONNECTOR.fullmatch(connector) or kind not in SCALES or score is None:
         return Refused("web.not_found", 404, "malformed link")
     low, high = SCALES[kind]
     if not low <= score <= high:
@@ -244,12 +246,12 @@ def read_click(
     email = query.get("email", "").strip().replace(" ", "+").lower()
     sig = query.get("sig", "")
     if sig.startswith("t."):
-        expected = _template_sig(secret, connector, kind, score, language)
+        expected = [_template_sig(key, connector, kind, score, language) for key in keys]
     elif sig.startswith("p."):
-        expected = _ticket_sig(secret, connector, kind, score, language, ticket, email)
+        expected = [_ticket_sig(key, connector, kind, score, language, ticket, email) for key in keys]
     else:
         return Refused("web.not_found", 403, "unsigned link")
-    if not hmac.compare_digest(sig.encode(), expected.encode()):
+    if not any(hmac.compare_digest(sig.encode(), e.encode()) for e in expected):
         return Refused("web.not_found", 403, "bad signature (an edited link, or another secret key)")
     if not ticket or len(ticket) > 255 or _UNFILLED.search(ticket) or _CONTROL.search(ticket):
         return Refused("web.not_found", 400, "the help desk did not fill in the ticket id")
@@ -352,7 +354,7 @@ def open_survey(service: SurveyService, click: Click) -> str | Refused:
 
 def template_link_routes(
     service: SurveyService,
-    secret: Callable[[], str],
+    keys: Callable[[], Sequence[str]],
     message: Callable[[str, str, int], Response],
 ) -> list[BaseRoute]:
     """`GET /l/<connector>/<ticket>`: a redirect to the survey page, or `message(lang, text, status)`."""
@@ -360,7 +362,7 @@ def template_link_routes(
     async def follow(request: Request) -> Response:
         first = i18n.accepted(request.headers.get("accept-language"))
         connector, ticket = request.path_params["connector"], request.path_params["ticket"]
-        click = read_click(secret(), connector, ticket, request.query_params, first)
+        click = read_click(keys(), connector, ticket, request.query_params, first)
         outcome = await run_in_threadpool(open_survey, service, click) if isinstance(click, Click) else click
         if isinstance(outcome, Refused):
             log.info("survey link refused (%d): %s", outcome.status, outcome.why)

@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -59,9 +60,12 @@ def sign(secret: str, address: str) -> str:
     return f"{_b64(address.encode())}.{_b64(_mac(secret, address))}"
 
 
-def verify(secret: str, token: str) -> str | None:
-    """The address a token was signed for, or None for anything forged, damaged or unsigned."""
-    if not secret or token.count(".") != 1 or len(token) > 1024:
+def verify(secrets: str | Sequence[str], token: str) -> str | None:
+    """The address a token was signed for, with any of `secrets` (the current key, then earlier ones
+    still accepted), or None for anything forged, damaged or unsigned."""
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    keys = [k for k in keys if k]
+    if not keys or token.count(".") != 1 or len(token) > 1024:
         return None
     encoded, signature = token.split(".")
     try:
@@ -71,7 +75,7 @@ def verify(secret: str, token: str) -> str | None:
         return None
     if "@" not in address or address != normalise(address):
         return None
-    return address if hmac.compare_digest(given, _mac(secret, address)) else None
+    return address if any(hmac.compare_digest(given, _mac(key, address)) for key in keys) else None
 
 
 def unsubscribe_url(public_url: str, secret: str, address: str, language: str | None = None) -> str:
