@@ -6,11 +6,13 @@ services in a thread, then update Slack.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -36,6 +38,20 @@ def routes(on: Listeners) -> list[Route]:
     ]
 
 
+class _WithoutTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN by itself and, since we hand it a client built with that token,
+    warns on every start that the token "will be unused": true, expected, and noise in our logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def _quiet_token_notice() -> None:
+    logger = logging.getLogger("slack_bolt.AsyncApp")  # Bolt's own framework logger for AsyncApp
+    if not any(isinstance(f, _WithoutTokenNotice) for f in logger.filters):
+        logger.addFilter(_WithoutTokenNotice())
+
+
 def build_bolt_app(
     ctx: Host,
     client: AsyncWebClient,
@@ -44,6 +60,7 @@ def build_bolt_app(
     admins: frozenset[str],
     home_people: str = "admins",
 ) -> AsyncApp:
+    _quiet_token_notice()
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
     on = Listeners.create(ctx, sync_client, admins, home_people)
     for method, matcher, listener in routes(on):
