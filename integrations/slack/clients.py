@@ -5,7 +5,9 @@ method's Slack tier from the host's shared API limits, so all workers in all pro
 to it. A 429 pauses that method for every worker (Retry-After, read leniently: "4", "4.0", an HTTP
 date; garbage reads as a default instead of crashing slack_sdk's own handler); a short pause is
 waited out inside the call, a long one is handed back to the caller (who reschedules). 5xx and
-dropped connections are retried a couple of times with backoff.
+dropped connections are retried a couple of times with backoff, except for calls that post: Slack
+may have posted before the answer was lost, so those go back to the caller, whose next attempt
+looks for the message before posting again (integrations/slack/delivery.py).
 """
 
 from __future__ import annotations
@@ -173,6 +175,24 @@ class AsyncLenientRateLimitRetryHandler(AsyncRetryHandler):
         state.increment_current_attempt()
 
 
+# Calls that are not safe to repeat blindly: the message may be in Slack already.
+POSTS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage", "files.completeUploadExternal"})
+
+
+class RepeatableConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """slack_sdk's dropped-connection retry, for every method but the posting ones."""
+
+    def _can_retry(self, *, request: HttpRequest, **kwargs: Any) -> bool:  # type: ignore[override]
+        return method_of(request.url) not in POSTS and super()._can_retry(request=request, **kwargs)
+
+
+class RepeatableServerErrorRetryHandler(ServerErrorRetryHandler):
+    """slack_sdk's 500/503 retry, for every method but the posting ones."""
+
+    def _can_retry(self, *, request: HttpRequest, **kwargs: Any) -> bool:  # type: ignore[override]
+        return method_of(request.url) not in POSTS and super()._can_retry(request=request, **kwargs)
+
+
 def _connection(settings: SlackSettings) -> dict[str, Any]:
     return {"token": settings.bot_token, "base_url": settings.api_url, "timeout": int(settings.timeout)}
 
@@ -180,9 +200,9 @@ def _connection(settings: SlackSettings) -> dict[str, Any]:
 def web_client(settings: SlackSettings, limits: ApiLimits) -> PacedWebClient:
     client = PacedWebClient(Pacer(limits, settings), **_connection(settings))
     client.retry_handlers = [
-        ConnectionErrorRetryHandler(max_retry_count=RETRIES),
+        RepeatableConnectionErrorRetryHandler(max_retry_count=RETRIES),
         SharedRateLimitRetryHandler(client.pacer, client),
-        ServerErrorRetryHandler(max_retry_count=RETRIES),
+        RepeatableServerErrorRetryHandler(max_retry_count=RETRIES),
     ]
     return client
 

@@ -3,8 +3,9 @@
 Both keep the anonymous facts reports are made of (score, kind, team, agent, channel, tags, segment
 attributes, dates), so every NPS figure stays the same, and erase what identifies or quotes the
 customer: e-mail, name, Slack id, identity keys, ticket subject, free-text comment, reply context,
-and unsent outbound events that carry them. An address that unsubscribed stays on the suppression list
-(keeping it is what honours the opt-out).
+and unsent outbound events that carry them. Alerts already posted to Slack about those surveys are
+queued for an edit, so the messages lose the name and the comment too. An address that unsubscribed
+stays on the suppression list (keeping it is what honours the opt-out).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import Connection, Engine
 
 from nps_bot.models import PENDING_STATES, SurveyState
 from nps_bot.reporting.rollups import tracked
-from nps_bot.store.schema import customers, outbox, responses, surveys
+from nps_bot.store.schema import alerts, customers, outbox, responses, surveys
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,12 @@ def _erase(conn: Connection, people: Sequence[int], ids: Sequence[int], now: dat
             .values(key=f"forgotten:{uuid.uuid4().hex}", email=None, name=None, slack_user_id=None, updated_at=now)
         )
     events = _drop_pending_events(conn, set(ids))
+    if ids:  # posted alerts quote the name and the comment: the alert job rewrites them from what is left
+        conn.execute(
+            alerts.update()
+            .where(alerts.c.survey_id.in_(ids), alerts.c.state == "posted")  # followups.alerts.POSTED
+            .values(needs_update=True, next_attempt_at=None)
+        )
     return Erased(len(people), len(ids), comments, withdrawn, events)
 
 
