@@ -55,3 +55,21 @@ def test_a_statement_that_needs_python_defaults_is_refused() -> None:
     Prepared(webhook_events.insert(), engine.dialect, ("connector", "event_id", "received_at", "outcome"))
     with pytest.raises(ValueError, match="Python-side defaults"):
         Prepared(surveys.insert(), engine.dialect, ("token", "kind", "connector", "ticket_id"))
+
+
+def test_driver_errors_surface_as_sqlalchemy_errors(any_db_url: str) -> None:
+    """The webhook handler answers 503 for sa.exc.OperationalError and 400 for refused values: a
+    statement run on the driver's cursor must raise those, not the driver's own classes."""
+    engine = create_engine_for(any_db_url)
+    try:
+        with engine.connect() as conn:
+            insert = Prepared(surveys.insert().returning(surveys.c.id), conn.dialect, SURVEY_COLUMNS)
+            insert.first(conn, survey_row("tok-once", "T-1"))
+            with pytest.raises(sa.exc.IntegrityError):
+                insert.first(conn, survey_row("tok-once", "T-2"))  # the token is unique
+            conn.rollback()
+            broken = Prepared(sa.select(sa.text("no_such_column")).select_from(surveys), conn.dialect)
+            with pytest.raises(sa.exc.DBAPIError):
+                broken.first(conn, {})
+    finally:
+        engine.dispose()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
@@ -39,10 +40,13 @@ class Prepared:
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Execute once; the first row (of a SELECT or RETURNING), or None."""
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        driver = conn.connection.dbapi_connection
+        cursor = driver.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(self.sql, self._bind(params))
             row = cursor.fetchone() if cursor.description else None
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise self._as_sqlalchemy(conn, exc, cursor) from exc
         finally:
             cursor.close()
         return tuple(row) if row is not None else None
@@ -51,5 +55,20 @@ class Prepared:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(self.sql, [self._bind(r) for r in rows])
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise self._as_sqlalchemy(conn, exc, cursor) from exc
         finally:
             cursor.close()
+
+    def _as_sqlalchemy(self, conn: Connection, exc: Exception, cursor: Any) -> sa.exc.DBAPIError:
+        """The error as `Connection.execute` would raise it (OperationalError, IntegrityError...), so
+        callers' handlers (a 503 for an outage, a 400 for a refused value) see what they expect; a lost
+        connection is invalidated, not handed back to the pool."""
+        dialect = conn.dialect
+        lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(exc)
+        wrapped = sa.exc.DBAPIError.instance(
+            self.sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+        )
+        return wrapped  # type: ignore[return-value]
