@@ -84,8 +84,19 @@ def test_eight_concurrent_posts_are_committed_together_and_all_stored(served: tu
     answers = post_concurrently(live, [generic_event(n) for n in range(8)] + [generic_event(3)])
     wait_queued(writer, 9)
     assert not any(a.done() for a in answers)  # nothing is answered before its commit
-    release.set()
-    statuses = sorted(a.result(20).json()["status"] for a in answers)
+    commits = 0
+
+    def counted(_: sa.Connection) -> None:
+        nonlocal commits
+        commits += 1
+
+    sa.event.listen(live.ctx.engine, "commit", counted)
+    try:
+        release.set()
+        statuses = sorted(a.result(20).json()["status"] for a in answers)
+    finally:
+        sa.event.remove(live.ctx.engine, "commit", counted)
+    assert commits == 2, "the holding batch, then all nine in one transaction"
     assert all(a.result().status_code == 202 for a in answers)
     assert statuses == ["duplicate"] + ["scheduled"] * 8
     assert count(live.ctx, surveys) == 8
