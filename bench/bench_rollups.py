@@ -4,9 +4,9 @@ Run by hand: `python bench/bench_rollups.py [answers] [--db URL]` (default: a te
 a PostgreSQL URL must name an empty database). The bench suite calls `run(db_url, answers)`.
 
 Seeds `answers` answered surveys (plus a quarter as many sent, unanswered) over a year: 80 % NPS,
-10 % CSAT, 10 % CES, 12 teams, 60 agents, a tag on a third, a plan attribute on all; written with the
-driver's fastest path (executemany on SQLite, COPY on PostgreSQL), then the rollups are rebuilt
-(`nps-bot rollups rebuild`, timed). Then, as medians of several runs:
+10 % CSAT, 10 % CES, 12 teams, 60 agents, a comment on 30 % of answers, a tag on a third, a plan
+attribute on all; written with the driver's fastest path (executemany on SQLite, COPY on PostgreSQL),
+then the rollups are rebuilt (`nps-bot rollups rebuild`, timed). Then, as medians of several runs:
 - `/nps score 90d by team`: score_report (with the previous period and response rates) against the
   raw GROUP BY of the answers alone for the same 90 days (goal: ours <= 0.2 x raw);
 - the 12-week trend and the digest build, against the same code reading raw rows (goal: < 100 ms).
@@ -57,12 +57,21 @@ SURVEY_COLUMNS = [
     "sent_at",
     "attempts",
 ]
-RESPONSE_COLUMNS = ["survey_id", "kind", "score", "source", "created_at", "updated_at"]
+RESPONSE_COLUMNS = ["survey_id", "kind", "score", "comment", "source", "created_at", "updated_at"]
+COMMENTED = 0.3  # share of answers with a comment (the digest shows the newest few)
+
+
+def _comments(answers: int) -> Iterator[str | None]:
+    """Per answer, its comment or None; a stream of its own, so the other columns stay as they were."""
+    rnd = random.Random(2)
+    for i in range(1, answers + 1):
+        yield f"bench comment {i}" if rnd.random() < COMMENTED else None
 
 
 def _rows(answers: int) -> Iterator[tuple[list[Any], list[Any] | None, str | None, str]]:
     """(survey, response or None, tag or None, plan) per survey, deterministic."""
     rnd = random.Random(1)
+    comments = _comments(answers)
     for i in range(1, answers + answers // 4 + 1):
         answered = i <= answers
         at = NOW - timedelta(minutes=rnd.randrange(SPAN_MINUTES))
@@ -73,7 +82,7 @@ def _rows(answers: int) -> Iterator[tuple[list[Any], list[Any] | None, str | Non
             at, at, at, at, 1,
         ]  # fmt: skip
         low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[kind]
-        response = [i, kind, rnd.randint(low, high), "bench", at, at] if answered else None
+        response = [i, kind, rnd.randint(low, high), next(comments), "bench", at, at] if answered else None
         tag = rnd.choice(("billing", "bug", "refund")) if rnd.random() < 0.33 else None
         yield survey, response, tag, rnd.choice(("free", "pro", "enterprise"))
 
@@ -212,6 +221,8 @@ def run(db_url: str, answers: int) -> list[dict[str, Any]]:
         ]
         with _raw_digest():
             raw_digest = timed(build, 3)
+            from_raw = build()
+        assert build() == from_raw, "the digest from rollups and from raw rows disagree"
         rows.append(_row("digest build (7d by team, 3 kinds, trend, comments)", raw_digest, timed(build), "< 100 ms"))
         rows.append(_row("rollups rebuild (all rows, one transaction)", None, rebuilt, "once; migration 0009"))
         return rows

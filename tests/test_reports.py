@@ -239,6 +239,31 @@ def test_recent_comments_filter_and_order(engine: sa.Engine) -> None:
     assert great.connector == "generic" and great.ticket_url and great.answered_at == NOW - 3 * day
 
 
+def test_detractors_first_fills_up_to_the_limit(engine: sa.Engine) -> None:
+    """Detractors newest first (same time: the later answer first), then the others, up to `limit`;
+    the same order as one ORDER BY (detractor?, time, id) over every comment of the period."""
+    at = NOW - timedelta(days=1)
+    hour = timedelta(hours=1)
+    add(engine, 2, at - 2 * hour, comment="d-old")
+    add(engine, 5, at, comment="d-new")
+    add(engine, 9, at + hour, comment="p-new")
+    add(engine, 7, at - hour, comment="n-mid")
+    add(engine, 4, at, comment="d-tie")  # same time as d-new, written after it
+    add(engine, 3, at + 2 * hour, kind="csat", comment="csat-d")
+    add(engine, 5, at + 3 * hour, kind="csat", comment="csat-p")
+    period = parse_period("7d", NOW)
+
+    def first(limit: int, kind: str = "nps") -> list[str]:
+        rows = recent_comments(engine, period, limit=limit, detractors_first=True, kind=kind)  # type: ignore[arg-type]
+        return [r.comment for r in rows]
+
+    assert first(2) == ["d-tie", "d-new"]
+    assert first(4) == ["d-tie", "d-new", "d-old", "p-new"]
+    assert first(10) == ["d-tie", "d-new", "d-old", "p-new", "n-mid"]
+    assert first(1, "csat") == ["csat-d"] and first(5, "csat") == ["csat-d", "csat-p"]
+    assert first(3) == [r.comment for r in recent_comments(engine, period, group="detractor", limit=3)]
+
+
 # -- follow_up_stats -----------------------------------------------------------------------------
 
 

@@ -3,8 +3,9 @@
 Random sequences of ticket closes, re-opens, re-closes, sends (and other delivery outcomes), answers,
 score changes, comments, imported answers, renames, forgets, retention purges and deletions over
 several weeks and segments; after them every report (each kind, dimension and period, including
-periods that start mid-day) and trend read through the rollups equals the raw aggregation
-(`rollups=False`), and a rebuild from the raw rows leaves the same figures.
+periods that start or end mid-day) and trend read through the rollups equals the raw aggregation
+(`rollups=False`), and a rebuild from the raw rows leaves the same figures. How a report splits a
+period between rollup rows and raw rows (`read_plan`) is checked on its own, instant by instant.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nps_bot.app import AppContext
 from nps_bot.cli import main
@@ -25,7 +29,7 @@ from nps_bot.delivery import claims
 from nps_bot.models import SCALES, Agent, Customer, Interaction
 from nps_bot.reporting import rollups
 from nps_bot.reporting.periods import Period, parse_period
-from nps_bot.reporting.queries import DIMENSIONS, score_report, weekly_trend
+from nps_bot.reporting.queries import DIMENSIONS, EdgePiece, read_plan, score_report, weekly_trend
 from nps_bot.store import create_engine_for, migrate
 from nps_bot.store.schema import report_rollups, responses, survey_attributes, survey_tags, surveys
 from nps_bot.surveys.privacy import forget, purge_older_than
@@ -186,7 +190,10 @@ def periods(now: datetime) -> list[Period]:
         parse_period("all", now),
         parse_period("this-week", now),
         parse_period(f"{first}..{now.date()}", now),
-        Period(now - timedelta(hours=5), now, "a few hours"),  # inside one or two days: raw rows only
+        Period(now - timedelta(hours=5), now, "a few hours"),  # inside one or two days
+        # Ending in the past, mid-day: the rest of its last day has answers, taken out of that day's rollup.
+        Period(now - timedelta(days=6, hours=7), now - timedelta(days=1, hours=13), "past, mid-day"),
+        Period(now - timedelta(hours=40), now - timedelta(hours=9), "two partial days, no whole one"),
     ]
 
 
@@ -219,7 +226,8 @@ def test_random_histories_keep_rollups_equal_to_raw(ctx: AppContext, seed: int) 
     for checkpoint, dims in enumerate([(None, "team", "tag", "plan"), DIMS]):
         for _ in range(100):
             world.step()
-        assert assert_reports_equal_raw(ctx.engine, world.now, dims) == len(KINDS) * len(dims) * 6, checkpoint
+        checked = assert_reports_equal_raw(ctx.engine, world.now, dims)
+        assert checked == len(KINDS) * len(dims) * len(periods(world.now)), checkpoint
     with ctx.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar_one() > 10
         assert conn.execute(sa.select(sa.func.count()).where(surveys.c.sent_at.is_not(None))).scalar_one() > 10
@@ -333,3 +341,123 @@ def test_deleting_surveys_takes_their_share_out(ctx: AppContext) -> None:
     with ctx.engine.begin() as conn:
         assert rollups.delete_surveys(conn, answered[: len(answered) // 2 + 1]) == len(answered) // 2 + 1
     assert_reports_equal_raw(ctx.engine, world.now)
+
+
+# -- how a report splits a period between rollups and raw rows ------------------------------------
+
+
+def _coverage(ranges: Any, owners: list[int], pieces: list[EdgePiece], bucket: int, at: datetime) -> int:
+    """How many times the plan counts an answer at `at` into `bucket` (rollup days + raw pieces - raw)."""
+    day = at.date()
+    n = sum(1 for r, o in zip(ranges, owners, strict=True) if o == bucket and r and r[0] <= day < r[1])
+    n += sum(1 for p in pieces if p.plus == bucket and p.start <= at < p.end)
+    return n - sum(1 for p in pieces if p.minus == bucket and p.start <= at < p.end)
+
+
+def _raw_hours(pieces: list[EdgePiece], horizon: datetime) -> float:
+    return sum(max((min(p.end, horizon) - p.start).total_seconds(), 0) for p in pieces) / 3600
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.datetimes(datetime(2026, 1, 1), datetime(2026, 12, 1), timezones=st.just(UTC)),
+    length=st.timedeltas(timedelta(microseconds=1), timedelta(days=40)),
+    compare=st.booleans(),
+)
+def test_read_plan_counts_every_instant_once(start: datetime, length: timedelta, compare: bool) -> None:
+    """Each instant of the period (bucket 0) and of the previous one (bucket 1) is counted exactly once
+    and nothing else is counted: checked at every boundary of the plan and between them."""
+    period = Period(start, start + length, "p")
+    ranges, owners, pieces = read_plan(period, compare)
+    intervals = {0: (period.start, period.end)}
+    if compare:
+        intervals[1] = (period.previous().start, period.previous().end)
+    points = {t for a, b in intervals.values() for t in (a, b)}
+    points |= {t for p in pieces for t in (p.start, p.end)}
+    points |= {rollups.midnight(d) for r in ranges if r for d in r}
+    ordered = sorted(points)
+    probes = ordered + [a + (b - a) / 2 for a, b in pairwise(ordered)]
+    probes += [t - timedelta(microseconds=1) for t in ordered]
+    for t in probes:
+        for bucket, (a, b) in intervals.items():
+            assert _coverage(ranges, owners, pieces, bucket, t) == int(a <= t < b), (t, bucket)
+        if not compare:
+            assert _coverage(ranges, owners, pieces, 1, t) == 0
+    # Never more raw hours than reading the partial days as they are (the plan before rollup - raw).
+    edges = [e for a, b in intervals.values() for e in rollups.whole_days(a, b)[1]]
+    assert _raw_hours(pieces, period.end) <= sum((b - a).total_seconds() for a, b in edges) / 3600 + 1e-6
+    if compare and length >= timedelta(days=1):
+        assert _raw_hours(pieces, period.end) <= 24  # at most min(t, 24 h - t) for each of two days
+
+
+def test_read_plan_for_a_weekly_digest() -> None:
+    """7 days at 14:37 (and the 7 before): the three evening pieces, 18.8 h of raw rows instead of 48 h."""
+    now = datetime(2026, 11, 20, 14, 37, tzinfo=UTC)
+    period = parse_period("7d", now)
+    ranges, owners, pieces = read_plan(period, True)
+    day = timedelta(days=1)
+    nov = [datetime(2026, 11, d, tzinfo=UTC) for d in range(1, 22)]
+    assert [(p.start, p.end, p.plus, p.minus) for p in pieces] == [
+        (period.previous().start, nov[6], 1, None),  # 6 Nov from 14:37: read as it is
+        (period.start, nov[13], 0, 1),  # 13 Nov from 14:37: current; its rollup row went to previous
+        (period.end, nov[20], None, 0),  # today after now: out of today's rollup row (nothing there yet)
+    ]
+    assert list(zip(ranges, owners, strict=True)) == [
+        ((nov[13].date(), nov[19].date()), 0),
+        ((nov[6].date(), nov[12].date()), 1),
+        ((nov[12].date(), nov[13].date()), 1),
+        ((nov[19].date(), nov[19].date() + day), 0),
+    ]
+    assert round(_raw_hours(pieces, period.end), 1) == 18.8
+
+
+def test_partial_days_read_their_rollup_rows(ctx: AppContext) -> None:
+    """Guards the equality tests against passing vacuously: a partial day whose rollup row a report
+    reads (then subtracts raw rows from) shows a hand-edited rollup row; the raw figures do not."""
+    world = World(ctx, 13)
+    for _ in range(80):
+        world.step()
+    end = datetime.combine(world.now.date(), datetime.min.time(), UTC) + timedelta(hours=20)
+    period = Period(end - timedelta(days=7), end, "7 days to 20:00")
+    _, _, pieces = read_plan(period, False)
+    assert [(p.plus, p.minus) for p in pieces] == [(0, None), (None, 0)]  # first day as is, last from its row
+    before = score_report(ctx.engine, period, kind="nps", compare=False)
+    with ctx.engine.begin() as conn:
+        rollups.add(conn, {("nps", rollups.EVERYONE, end.date(), ""): [3, 0, 0, 3, 3, 30, 300, 0, 0]})
+    after = score_report(ctx.engine, period, kind="nps", compare=False)
+    assert after.overall.counts.promoters == before.overall.counts.promoters + 3
+    raw = score_report(ctx.engine, period, kind="nps", compare=False, rollups=False)
+    assert raw.overall.counts == before.overall.counts
+
+
+def test_a_write_between_a_reports_reads_is_not_half_seen(ctx: AppContext) -> None:
+    """The rollup row of the last day is read first, the raw rows after the period end are subtracted
+    from it next: an answer committed in between (after the period, so in neither) must not be
+    subtracted without having been added. The report's reads share one snapshot."""
+    world = World(ctx, 17)
+    for _ in range(80):
+        world.step()
+    end = datetime.combine(world.now.date(), datetime.min.time(), UTC) + timedelta(hours=20)
+    period = Period(end - timedelta(days=7), end, "7 days to 20:00")
+    expected = score_report(ctx.engine, period, kind="nps", compare=False)
+    writer = create_engine_for(ctx.settings.database_url)
+    fired: list[str] = []
+
+    def answer_in_between(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "report_rollups" in statement and not fired:
+            fired.append(statement)
+            with writer.begin() as conn:
+                _raw_survey(conn, 50_000, end + timedelta(hours=1), 10, "Billing")
+                sid = conn.execute(sa.select(surveys.c.id).where(surveys.c.token == "t50000")).scalar_one()
+                rollups.add(conn, rollups.contributions(conn, [sid]))
+
+    sa.event.listen(ctx.engine, "after_cursor_execute", answer_in_between)
+    try:
+        during = score_report(ctx.engine, period, kind="nps", compare=False)
+    finally:
+        sa.event.remove(ctx.engine, "after_cursor_execute", answer_in_between)
+        writer.dispose()
+    assert fired, "the answer was written between the reads"
+    assert during == expected
+    assert score_report(ctx.engine, period, kind="nps", compare=False) == expected  # outside the period
+    assert_reports_equal_raw(ctx.engine, world.now, (None, "team"))

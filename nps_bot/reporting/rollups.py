@@ -339,6 +339,8 @@ def rebuild(conn: Connection) -> int:
 
 # -- reading -------------------------------------------------------------------------------------
 
+_SUMS = tuple(sa.func.sum(report_rollups.c[f]) for f in FIELDS)  # built once: a report reads several times
+
 
 def bucket_sums(
     conn: Connection,
@@ -355,7 +357,7 @@ def bucket_sums(
     day = report_rollups.c.day
     bucket = sa.case(*((sa.and_(day >= a, day < b), i) for i, (a, b) in spans), else_=-1).label("bucket")
     query = (
-        sa.select(bucket, report_rollups.c.key, *(sa.func.sum(report_rollups.c[f]) for f in FIELDS))
+        sa.select(bucket, report_rollups.c.key, *_SUMS)
         .where(
             report_rollups.c.kind == kind,
             report_rollups.c.dim == dim,

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -168,6 +169,15 @@ responses = Table(
     Index("ix_responses_created_at", "created_at"),
     # Covers the report scan (period, kind, score) so GROUP BY reads the index, not the table.
     Index("ix_responses_report", "created_at", "kind", "score", "survey_id"),
+    # Answers with a comment, newest first per kind (recent_comments): only they are read, not the period.
+    Index(
+        "ix_responses_commented",
+        "kind",
+        "created_at",
+        "id",
+        sqlite_where=text("comment IS NOT NULL"),
+        postgresql_where=text("comment IS NOT NULL"),
+    ),
 )
 
 
