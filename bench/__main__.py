@@ -155,7 +155,14 @@ def main() -> None:
         "after it delivered every scheduled survey through the console channel. Reports: bench/bench_rollups.py.",
         "",
     ]
-    RESULTS.write_text("\n".join(text))
+    # Sections ("## ...") below the generated part hold runs made with their own commands (the 1M
+    # reports): kept as they are.
+    kept = ""
+    if RESULTS.exists():
+        old = RESULTS.read_text()
+        if (start := old.find("\n## ")) != -1:
+            kept = old[start:]
+    RESULTS.write_text("\n".join(text) + kept)
     print(f"\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
 
 
