@@ -163,6 +163,9 @@ class OutgoingSurvey:
     reply_context: dict[str, str] = field(default_factory=dict)
     # The one reminder of an unanswered survey (same token, links and buttons): channels word it so.
     reminder: bool = False
+    # The last attempt may have delivered it (its worker died mid-call, or the channel's answer was lost):
+    # a channel that can find its own earlier message looks before sending again.
+    maybe_delivered: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,18 @@ def renew(engine: Engine, ids: list[int], owner: str, now: datetime, lease: time
     return SURVEY_QUEUE.renew(engine, ids, owner, now, lease)
 
 
+def start_delivery(engine: Engine, survey_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
+    """Right before a channel is handed the survey: extend our lease and stamp `post_attempted_at` in one
+    UPDATE, committed before the channel can send anything. False when the survey is no longer ours."""
+    stmt = (
+        surveys.update()
+        .where(surveys.c.id == survey_id, surveys.c.lease_owner == owner, surveys.c.state == SurveyState.SENDING)
+        .values(lease_until=now + lease, post_attempted_at=now)
+    )
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount == 1
+
+
 def release(engine: Engine, ids: list[int], owner: str, now: datetime) -> int:
     """Hand claimed surveys we will not deliver (shutting down) back to the queue, due at once; the
     attempt their claim counted did not happen."""
@@ -92,6 +104,7 @@ def load_outgoing(
                 agent_name=r.agent_name,
                 attempts=r.attempts,
                 reply_context=dict(r.reply_context or {}),
+                maybe_delivered=r.post_attempted_at is not None,
             ),
             r.customer_key,
             r.expires_at,
@@ -100,10 +113,16 @@ def load_outgoing(
     ]
 
 
-def finish(engine: Engine, survey_id: int, owner: str, now: datetime, **values: object) -> bool:
+def finish(
+    engine: Engine, survey_id: int, owner: str, now: datetime, *, in_doubt: bool = False, **values: object
+) -> bool:
     """Write a delivery outcome, only while we still hold the lease (a slow worker must not clobber).
+    The `post_attempted_at` stamp is cleared, unless the outcome is `in_doubt` (the channel cannot tell
+    whether the survey went out): then the next attempt looks before sending.
     A send (state and sent_at) moves the report rollups in the same transaction; any other outcome
     leaves them alone (a survey being sent counts in no rollup), so it skips their two reads."""
+    if not in_doubt:
+        values["post_attempted_at"] = None
     stmt = (
         surveys.update()
         .where(surveys.c.id == survey_id, surveys.c.lease_owner == owner, surveys.c.state == SurveyState.SENDING)

@@ -15,7 +15,14 @@ from nps_bot.delivery import claims
 from nps_bot.delivery.heartbeat import Heartbeat
 from nps_bot.delivery.reminders import Reminders
 from nps_bot.models import OutgoingSurvey, SurveyState
-from nps_bot.plugin.ports import DeliveryChannel, DeliveryRetry, DeliveryUnavailable, Host, SurveyEnricher
+from nps_bot.plugin.ports import (
+    DeliveryChannel,
+    DeliveryInDoubt,
+    DeliveryRetry,
+    DeliveryUnavailable,
+    Host,
+    SurveyEnricher,
+)
 from nps_bot.plugin.retry import backoff
 from nps_bot.surveys import unsubscribe
 
@@ -101,8 +108,10 @@ class Worker:
         reasons: list[str] = []
         for channel in channels:
             # Check ownership (and extend the lease) right before each external call: a worker whose
-            # lease was taken over must not send what the new holder is sending.
-            if not self._renew([survey.id], self.ctx.clock.now(), self.ctx.settings.worker_lease):
+            # lease was taken over must not send what the new holder is sending. The same UPDATE
+            # stamps the attempt, so a worker that dies inside the call leaves it marked as in doubt.
+            lease = self.ctx.settings.worker_lease
+            if not claims.start_delivery(engine, survey.id, self.owner, self.ctx.clock.now(), lease):
                 log.warning("survey %d: lease lost before delivery; left to the worker that holds it", survey.id)
                 return
             try:
@@ -111,11 +120,12 @@ class Worker:
                 reasons.append(f"{channel.name}: {exc}")
                 continue
             except DeliveryRetry as exc:
-                self._retry(survey, f"{channel.name}: {exc}", exc.retry_after)
+                in_doubt = isinstance(exc, DeliveryInDoubt)
+                self._retry(survey, f"{channel.name}: {exc}", exc.retry_after, in_doubt=in_doubt)
                 return
-            except Exception as exc:
+            except Exception as exc:  # unexpected: it may have failed after sending
                 log.exception("survey %d: channel %s failed", survey.id, channel.name)
-                self._retry(survey, f"{channel.name}: {type(exc).__name__}: {exc}", None)
+                self._retry(survey, f"{channel.name}: {type(exc).__name__}: {exc}", None, in_doubt=True)
                 return
             recorded = claims.finish(
                 engine,
@@ -165,7 +175,7 @@ class Worker:
             return survey
         return dataclasses.replace(survey, agent_name=names.agent_name or survey.agent_name)
 
-    def _retry(self, survey: OutgoingSurvey, error: str, retry_after: float | None) -> None:
+    def _retry(self, survey: OutgoingSurvey, error: str, retry_after: float | None, *, in_doubt: bool) -> None:
         now = self.ctx.clock.now()
         attempts = survey.attempts
         if attempts >= self.ctx.settings.max_delivery_attempts:
@@ -174,6 +184,7 @@ class Worker:
                 survey.id,
                 self.owner,
                 now,
+                in_doubt=in_doubt,
                 state=SurveyState.FAILED,
                 last_error=error[:2000],
                 reason="delivery failed",
@@ -186,6 +197,7 @@ class Worker:
             survey.id,
             self.owner,
             now,
+            in_doubt=in_doubt,
             state=SurveyState.SCHEDULED,
             due_at=due,
             last_error=error[:2000],

@@ -31,6 +31,7 @@ __all__ = [
     "ChatIdLookup",
     "ChatUserIds",
     "DeliveryChannel",
+    "DeliveryInDoubt",
     "DeliveryRetry",
     "DeliveryUnavailable",
     "HelpdeskConnector",
@@ -121,6 +122,12 @@ class DeliveryRetry(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class DeliveryInDoubt(DeliveryRetry):
+    """A passing failure after which the survey may have gone out all the same (a timeout or a dropped
+    connection after sending, a 5xx); the worker retries later with `OutgoingSurvey.maybe_delivered`
+    set, so a channel that can find its earlier message looks before sending again."""
 
 
 @runtime_checkable
@@ -324,11 +331,9 @@ def json_value(body: bytes) -> Any:
     """The body as JSON of any shape (for bodies that may be a list), or BadPayload with the reason."""
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadPayload(f"malformed JSON: {exc}") from None
     except RecursionError:
         raise BadPayload("malformed JSON: nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer longer than Python's int-string limit
+    except ValueError as exc:  # bad JSON, bad UTF-8, or an integer longer than Python's int-string limit
         raise BadPayload(f"malformed JSON: {exc}") from None
 
 

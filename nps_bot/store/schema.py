@@ -105,6 +105,10 @@ surveys = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
     Column("reminded_at", UtcDateTime),  # the one reminder of an unanswered survey
+    # Stamped with the lease right before a channel is handed the survey; cleared on success and when the
+    # channel answers that nothing went out. Still set at the next claim: the last attempt may have
+    # delivered (its worker died, or the answer was lost), so the channel looks before sending again.
+    Column("post_attempted_at", UtcDateTime),
     UniqueConstraint("connector", "ticket_id", "kind"),
     Index("ix_surveys_state_due_at", "state", "due_at"),
     Index("ix_surveys_customer_key_created_at", "customer_key", "created_at"),
