@@ -151,8 +151,8 @@ def main() -> None:
         "connections in a third process; medians of the rounds; p99 is ours. Server CPU is the server",
         "process's user + system time per request (/proc/<pid>/stat), steadier than req/s on a shared",
         "machine. 'duplicate' re-posts events already stored. Peak RSS is VmHWM from /proc after the ingest",
-        "rounds; the worker's is read",
-        "after it delivered every scheduled survey through the console channel. Reports: bench/bench_rollups.py.",
+        "rounds; the worker's is read after it delivered every scheduled survey through the console channel.",
+        "Reports: bench/bench_rollups.py.",
         "",
     ]
     # Sections ("## ...") below the generated part hold runs made with their own commands (the 1M
