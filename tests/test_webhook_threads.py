@@ -1,5 +1,5 @@
 """Where a connector's verify and parse run: on the event loop only when the connector says it only
-computes (`parses_in_memory = True`) and the body is small; otherwise in a worker thread, so a
+computes (`@parses_in_memory`) and the body is small; otherwise in a worker thread, so a
 connector that writes to the database or a large body to hash never stalls the server."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from nps_bot.plugin.ports import Parsed, WebhookRequest
+from nps_bot.plugin.ports import Parsed, WebhookRequest, parses_in_memory
 from nps_bot.web import INLINE_PARSE_BYTES
 from tests.support.app import Live
 
@@ -38,8 +38,9 @@ class Recording:
         return Parsed(ignored="recorded")
 
 
+@parses_in_memory
 class RecordingInMemory(Recording):
-    parses_in_memory = True
+    pass
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,15 @@ from nps_bot.models import Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.plugin.auth import SharedToken, TimestampSigned
 from nps_bot.plugin.http import LazyClient, json_body, send
 from nps_bot.plugin.payloads import agent_of, customer_of, invalid_is_bad_payload, language_code, pick_attributes
-from nps_bot.plugin.ports import BadPayload, DeliveryUnavailable, Parsed, Unauthorized, WebhookRequest, json_object
+from nps_bot.plugin.ports import (
+    BadPayload,
+    DeliveryUnavailable,
+    Parsed,
+    Unauthorized,
+    WebhookRequest,
+    json_object,
+    parses_in_memory,
+)
 from nps_bot.plugin.reply import as_markdown, delivered, reply_ids, require_reply_back
 
 log = logging.getLogger(__name__)
@@ -23,11 +31,11 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+@parses_in_memory
 class ChatwootConnector(TimestampSigned[ChatwootSettings]):
     """Account webhook in (signed, or a shared ?token=), outgoing conversation message out."""
 
     name = "chatwoot"
-    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: ChatwootSettings, tolerance: float = 300.0) -> None:

@@ -15,7 +15,7 @@ from nps_bot.models import Delivered, OutgoingSurvey
 from nps_bot.plugin.auth import SharedToken
 from nps_bot.plugin.http import LazyClient, json_body, send
 from nps_bot.plugin.payloads import agent_of, clean, customer_of, invalid_is_bad_payload, language_code, templated_event
-from nps_bot.plugin.ports import DeliveryRetry, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.ports import DeliveryRetry, Parsed, WebhookRequest, json_object, parses_in_memory
 from nps_bot.plugin.reply import as_html, delivered, nothing_raises_after_posting, reply_target, require_closed
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,11 @@ def _digest(*parts: str) -> str:
     return "h" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
+@parses_in_memory
 class FreshdeskConnector:
     """Automation-rule webhook in (shared secret), ticket reply out."""
 
     name = "freshdesk"
-    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: FreshdeskSettings) -> None:

@@ -14,7 +14,7 @@ from integrations.generic.settings import GenericSettings
 from nps_bot.models import Agent, Customer, Interaction
 from nps_bot.plugin.auth import TimestampSigned, require_secrets
 from nps_bot.plugin.payloads import invalid_is_bad_payload, pick_attributes
-from nps_bot.plugin.ports import BadPayload, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.ports import BadPayload, Parsed, WebhookRequest, json_object, parses_in_memory
 from nps_bot.plugin.signing import HEADER, verify
 
 __all__ = [
@@ -29,9 +29,9 @@ __all__ = [
 ]
 
 
+@parses_in_memory
 class GenericConnector(TimestampSigned[GenericSettings]):
     name = "generic"
-    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
 
     def verify(self, request: WebhookRequest) -> None:
         require_secrets(self.settings.secret, "NPS_BOT_GENERIC_SECRET", signed=True)

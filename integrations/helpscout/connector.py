@@ -24,7 +24,15 @@ from nps_bot.plugin.payloads import (
     parse_time,
     pick_attributes,
 )
-from nps_bot.plugin.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.ports import (
+    BadPayload,
+    DeliveryRetry,
+    DeliveryUnavailable,
+    Parsed,
+    WebhookRequest,
+    json_object,
+    parses_in_memory,
+)
 from nps_bot.plugin.reply import as_html, delivered, numeric_id, reply_ids, reply_target, require_closed
 
 log = logging.getLogger(__name__)
@@ -40,11 +48,11 @@ def _agent(person: p.Person | None) -> Agent | None:
     return agent_of(person)
 
 
+@parses_in_memory
 class HelpScoutConnector:
     """Signed `convo.status` webhook in, conversation reply (kept closed) out."""
 
     name = "helpscout"
-    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: HelpScoutSettings) -> None:

@@ -12,7 +12,7 @@ from integrations.intercom.signature import SCHEME, compute_signature
 from nps_bot.models import Agent, Customer, Delivered, Interaction, OutgoingSurvey, TicketEvent
 from nps_bot.plugin.http import LazyClient, json_body, send
 from nps_bot.plugin.payloads import agent_of, invalid_is_bad_payload, language_code, pick_attributes
-from nps_bot.plugin.ports import BadPayload, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.ports import BadPayload, Parsed, WebhookRequest, json_object, parses_in_memory
 from nps_bot.plugin.reply import (
     as_html,
     delivered,
@@ -41,11 +41,11 @@ def _plain(value: str | None) -> str | None:
     return text or None
 
 
+@parses_in_memory
 class IntercomConnector:
     """Signed notification in (X-Hub-Signature), admin reply out (the conversation closed again)."""
 
     name = "intercom"
-    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: IntercomSettings) -> None:

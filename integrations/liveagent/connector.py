@@ -40,7 +40,7 @@ from nps_bot.models import Customer, Delivered, Interaction, OutgoingSurvey
 from nps_bot.plugin.auth import SharedToken
 from nps_bot.plugin.http import LazyClient, json_body, send
 from nps_bot.plugin.payloads import invalid_is_bad_payload, named_agent, pick_attributes
-from nps_bot.plugin.ports import BadPayload, DeliveryUnavailable, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.ports import BadPayload, DeliveryUnavailable, Parsed, WebhookRequest, json_object, parses_in_memory
 from nps_bot.plugin.reply import as_text, delivered, nothing_raises_after_posting, require_reply_back
 
 __all__ = [
@@ -63,9 +63,9 @@ log = logging.getLogger(__name__)
 RESOLVED, CLOSED = "R", "L"
 
 
+@parses_in_memory
 class LiveAgentConnector:
     name = "liveagent"
-    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: LiveAgentSettings, client: httpx.Client | None = None) -> None:

@@ -24,18 +24,18 @@ from nps_bot.plugin.payloads import (
     pick_attributes,
     templated_event,
 )
-from nps_bot.plugin.ports import DeliveryUnavailable, Parsed, WebhookRequest, json_object
+from nps_bot.plugin.ports import DeliveryUnavailable, Parsed, WebhookRequest, json_object, parses_in_memory
 from nps_bot.plugin.reply import as_html, delivered, reply_target, require_closed
 
 log = logging.getLogger(__name__)
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
 
 
+@parses_in_memory
 class ZendeskConnector(TimestampSigned[ZendeskSettings]):
     """Webhook in (trigger body or ticket.status_changed event), public comment out."""
 
     name = "zendesk"
-    parses_in_memory = True  # verify and parse only compute: the server may run them on its event loop
     client = LazyClient()
 
     def __init__(self, settings: ZendeskSettings, tolerance: float = 300.0) -> None:
