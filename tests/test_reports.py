@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -417,3 +418,24 @@ def test_follow_up_waiting_is_not_a_miss(engine: sa.Engine) -> None:
     # a week later nothing is waiting any more
     later = follow_up_stats(engine, parse_period("7d", NOW), now=NOW + timedelta(days=7))
     assert (later.followed, later.waiting, later.missed) == (2, 0, 2)
+
+
+def test_the_follow_up_line_reads_only_the_periods_alerts(tmp_path: Any) -> None:
+    """SQLite's plan for the digest's follow-up query searches alerts by created_at (migration 0012);
+    without the index it scanned every alert ever raised."""
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'plan.db'}")
+    migrate(engine)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, _many: bool) -> None:
+        if "FROM alerts" in statement:
+            statements.append((statement, params))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    follow_up_stats(engine, parse_period("7d", datetime(2026, 11, 28, 12, tzinfo=UTC)))
+    sa.event.remove(engine, "before_cursor_execute", seen)
+    ((statement, params),) = statements
+    with engine.connect() as conn:
+        plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params))
+    engine.dispose()
+    assert "SEARCH alerts USING INDEX ix_alerts_created_at" in plan, plan

@@ -268,6 +268,7 @@ alerts = Table(
     Column("outcome", Text),
     UniqueConstraint("survey_id", "subscription_id"),
     Index("ix_alerts_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_alerts_created_at", "created_at"),  # the digest's follow-up line reads one period's alerts
 )
 
 # Outbound signed webhooks, written in the same transaction as the change they report and
