@@ -243,6 +243,28 @@ def _merge(into: Sums, more: Sums) -> None:
             acc[i] += x
 
 
+def _send_counts(state: ColumnElement[str]) -> list[ColumnElement[Any]]:
+    """Per group: surveys that reached the customer ("sent") and those of them answered. In the
+    aggregate, not the WHERE: there it made SQLite pick the state index (nearly every survey) over the
+    sent_at one. (survey, tag) is a primary key and every other key is one per survey: plain counts."""
+    reached = state.in_([s.value for s in REACHED_STATES])
+    answered = state.in_([s.value for s in ANSWERED_STATES])
+    return [
+        sa.func.sum(sa.case((reached, 1), else_=0)).label("sent"),
+        sa.func.sum(sa.case((answered, 1), else_=0)).label("answered"),
+    ]
+
+
+def _collect(conn: sa.Connection, kind: str, answers: sa.Select[Any], sends: sa.Select[Any]) -> Sums:
+    """Run an answers and a sends query whose first two columns are (bucket, key); their sums by (bucket, key)."""
+    out: Sums = {}
+    _merge(out, {(int(r[0]), r.key): _answer_vector(r, kind) for r in conn.execute(answers)})
+    _merge(
+        out, {(int(r[0]), r.key): [0] * _SENT + [int(r.sent or 0), int(r.answered or 0)] for r in conn.execute(sends)}
+    )
+    return out
+
+
 def _raw_sums(
     conn: sa.Connection,
     period: Period,
@@ -269,14 +291,8 @@ def _raw_sums(
     # the state alone says "answered": no join to responses.
     skey, sent_from = _segment(dimension, surveys)
     s_bucket = sa.case((surveys.c.sent_at >= period.start, 0), else_=1).label("bucket")
-    # The reached-state test sits in the aggregate, not the WHERE: there it made SQLite pick the state
-    # index (nearly every survey) over the sent_at one.
-    reached = surveys.c.state.in_([s.value for s in REACHED_STATES])
-    answered = surveys.c.state.in_([s.value for s in ANSWERED_STATES])
-    # (survey, tag) is a primary key and every other key is one per survey: plain counts are exact.
-    sent_cols = [sa.func.sum(sa.case((reached, 1), else_=0)), sa.func.sum(sa.case((answered, 1), else_=0))]
     sent = (
-        sa.select(s_bucket, skey, sent_cols[0].label("sent"), sent_cols[1].label("answered"))
+        sa.select(s_bucket, skey, *_send_counts(surveys.c.state))
         .select_from(sent_from)
         .where(
             surveys.c.kind == kind,
@@ -285,13 +301,7 @@ def _raw_sums(
         )
         .group_by(s_bucket, skey)
     )
-    out: Sums = {}
-    _merge(out, {(int(r.bucket), r.key): _answer_vector(r, kind) for r in conn.execute(answers)})
-    _merge(
-        out,
-        {(int(r.bucket), r.key): [0] * _SENT + [int(r.sent or 0), int(r.answered or 0)] for r in conn.execute(sent)},
-    )
-    return out
+    return _collect(conn, kind, answers, sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,21 +337,8 @@ def _edge_sums(conn: sa.Connection, dimension: str | None, kind: str, pieces: Se
     )
     skey, sent_from = _segment(dimension, surveys)
     sent = in_pieces(surveys.c.sent_at, skey, surveys.c.state.label("state"), sent_from, surveys.c.kind)
-    reached = sent.c.state.in_([s.value for s in REACHED_STATES])
-    answered_state = sent.c.state.in_([s.value for s in ANSWERED_STATES])
-    sends = sa.select(
-        sent.c.piece,
-        sent.c.key,
-        sa.func.sum(sa.case((reached, 1), else_=0)).label("sent"),
-        sa.func.sum(sa.case((answered_state, 1), else_=0)).label("answered"),
-    ).group_by(sent.c.piece, sent.c.key)
-    out: Sums = {}
-    _merge(out, {(int(r.piece), r.key): _answer_vector(r, kind) for r in conn.execute(answers)})
-    _merge(
-        out,
-        {(int(r.piece), r.key): [0] * _SENT + [int(r.sent or 0), int(r.answered or 0)] for r in conn.execute(sends)},
-    )
-    return out
+    sends = sa.select(sent.c.piece, sent.c.key, *_send_counts(sent.c.state)).group_by(sent.c.piece, sent.c.key)
+    return _collect(conn, kind, answers, sends)
 
 
 def rollup_dim(dimension: str | None) -> str:
