@@ -120,38 +120,29 @@ def create_app(ctx: AppContext) -> Starlette:
         def schedule_each(interactions: list[Interaction]) -> list[ScheduleOutcome]:
             return [ctx.surveys.schedule(i) for i in interactions]  # one transaction each (PostgreSQL)
 
-        async def in_pool(interactions: list[Interaction]) -> list[ScheduleOutcome]:
-            if pool is None:  # no lifespan ran (an embedder's own server): Starlette's thread pool
-                return await run_in_threadpool(schedule_each, interactions)
-            return await asyncio.get_running_loop().run_in_executor(pool, schedule_each, interactions)
-
-        def parse_then_schedule() -> Parsed | list[ScheduleOutcome]:
-            parsed = verify_and_parse()
-            if writer is not None or not parsed.interactions:
-                return parsed
-            return schedule_each(list(parsed.interactions))  # in the same thread-pool hop
-
         def schedule_all(conn: sa.Connection, interactions: list[Interaction]) -> list[ScheduleOutcome]:
-            return [ctx.surveys.schedule_in(conn, i) for i in interactions]
+            return [ctx.surveys.schedule_in(conn, i) for i in interactions]  # one batch's transaction (SQLite)
 
-        result: Parsed | list[ScheduleOutcome]
         try:
             if getattr(connector, "parses_in_memory", False) is True and len(body) <= INLINE_PARSE_BYTES:
                 # Pure computation on a small body (~0.1 ms): a thread hand-off costs more than that
                 # (on 2 cores it halved throughput, bench/PROFILE.md), so verify and parse run here.
-                result = verify_and_parse()
-                if result.interactions and writer is None:
-                    result = await in_pool(list(result.interactions))
+                parsed = verify_and_parse()
             else:
                 # Off the event loop: a large body to hash, or a connector that writes (imports).
-                result = await run_in_threadpool(parse_then_schedule)
-            if isinstance(result, Parsed) and result.interactions and writer is not None:
+                parsed = await run_in_threadpool(verify_and_parse)
+            interactions = list(parsed.interactions)
+            outcomes: list[ScheduleOutcome] = []
+            if interactions and writer is not None:
                 # SQLite: one writer thread commits waiting webhooks together; answered after OUR commit.
-                interactions = list(result.interactions)
                 job = functools.partial(schedule_all, interactions=interactions)
-                result = await asyncio.wrap_future(writer.submit(job))
-                for interaction, outcome in zip(interactions, result, strict=True):
+                outcomes = await asyncio.wrap_future(writer.submit(job))
+                for interaction, outcome in zip(interactions, outcomes, strict=True):
                     log_outcome(interaction, outcome)
+            elif interactions and pool is not None:
+                outcomes = await asyncio.get_running_loop().run_in_executor(pool, schedule_each, interactions)
+            elif interactions:  # no lifespan ran (an embedder's own server): Starlette's thread pool
+                outcomes = await run_in_threadpool(schedule_each, interactions)
         except WebhookError as exc:
             log.warning("webhook %s rejected (%d): %s", name, exc.status, exc.reason)
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
@@ -169,10 +160,9 @@ def create_app(ctx: AppContext) -> Starlette:
         except (sa.exc.StatementError, OverflowError) as exc:  # a value the database cannot take
             log.warning("webhook %s: value refused by the database (%s)", name, type(exc).__name__)
             return JSONResponse({"error": "a value in the payload is out of range"}, status_code=400)
-        if isinstance(result, Parsed):
-            log.info("webhook %s ignored: %s", name, result.ignored)
-            return JSONResponse({"status": "ignored", "reason": result.ignored}, status_code=202)
-        outcomes = result
+        if not interactions:
+            log.info("webhook %s ignored: %s", name, parsed.ignored)
+            return JSONResponse({"status": "ignored", "reason": parsed.ignored}, status_code=202)
         if len(outcomes) == 1:
             return JSONResponse(_outcome_json(outcomes[0]), status_code=202)
         return JSONResponse({"status": "accepted", "results": [_outcome_json(o) for o in outcomes]}, status_code=202)

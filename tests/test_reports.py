@@ -23,8 +23,9 @@ from nps_bot.reporting.queries import (
 )
 from nps_bot.reporting.scoring import nps_change
 from nps_bot.store import create_engine_for, migrate
-from nps_bot.store.schema import alerts, customers, responses, subscriptions, survey_attributes, survey_tags, surveys
+from nps_bot.store.schema import alerts, customers, subscriptions
 from nps_bot.surveys.wording import SCALES, sentiment
+from tests.db_helpers import write_survey
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 MONDAY = datetime(2026, 11, 16, tzinfo=UTC)
@@ -64,37 +65,12 @@ def add(
             customer_id = conn.execute(
                 customers.insert().values(key=f"k{i}", name=customer, created_at=sent, updated_at=sent)
             ).inserted_primary_key[0]
-        sid = conn.execute(
-            surveys.insert().values(
-                token=f"t{i}",
-                kind=kind,
-                connector="generic",
-                ticket_id=str(i),
-                ticket_url=f"https://h/{i}",
-                team=team,
-                agent_name=agent,
-                language="en",
-                customer_id=customer_id,
-                state="sent" if score is None else ("commented" if comment else "answered"),
-                due_at=sent,
-                created_at=sent,
-                updated_at=sent,
-                sent_at=sent,
-                attempts=1,
-            )
-        ).inserted_primary_key[0]
-        for tag in tags:
-            conn.execute(survey_tags.insert().values(survey_id=sid, tag=tag))
-        if plan:
-            conn.execute(survey_attributes.insert().values(survey_id=sid, name="plan", value=plan))
-        if score is not None:
-            conn.execute(
-                responses.insert().values(
-                    survey_id=sid, kind=kind, score=score, comment=comment, source="test", created_at=at, updated_at=at
-                )
-            )
+        sid = write_survey(
+            conn, i, score, at, sent_at=sent, team=team, agent=agent, kind=kind, comment=comment, tags=tags,
+            plan=plan, customer_id=customer_id,
+        )  # fmt: skip
         rollups.add(conn, rollups.contributions(conn, [sid]))  # rows written by hand: their rollup share too
-    return int(sid)
+    return sid
 
 
 # -- score_report --------------------------------------------------------------------------------

@@ -31,9 +31,10 @@ from nps_bot.reporting import rollups
 from nps_bot.reporting.periods import Period, parse_period
 from nps_bot.reporting.queries import DIMENSIONS, EdgePiece, read_plan, score_report, weekly_trend
 from nps_bot.store import create_engine_for, migrate
-from nps_bot.store.schema import report_rollups, responses, survey_attributes, survey_tags, surveys
+from nps_bot.store.schema import report_rollups, responses, surveys
 from nps_bot.surveys.privacy import forget, purge_older_than
 from nps_bot.surveys.service import SurveyError
+from tests.db_helpers import write_survey
 
 START = datetime(2026, 10, 5, 7, 13, 21, tzinfo=UTC)  # a Monday, early and off the hour
 KINDS = ("nps", "csat", "ces")
@@ -272,29 +273,8 @@ def test_every_report_dimension_is_rolled_up() -> None:
 
 
 def _raw_survey(conn: sa.Connection, i: int, at: datetime, score: int | None, team: str | None) -> None:
-    sid = conn.execute(
-        surveys.insert().values(
-            token=f"t{i}",
-            kind="nps",
-            connector="generic",
-            ticket_id=str(i),
-            team=team,
-            agent_name="ana",
-            language="en",
-            state="sent" if score is None else "answered",
-            due_at=at,
-            created_at=at,
-            updated_at=at,
-            sent_at=at,
-            attempts=1,
-        )
-    ).inserted_primary_key[0]
-    conn.execute(survey_tags.insert().values(survey_id=sid, tag="vip"))
-    conn.execute(survey_attributes.insert().values(survey_id=sid, name="plan", value="pro" if i % 2 else "free"))
-    if score is not None:
-        conn.execute(
-            responses.insert().values(survey_id=sid, kind="nps", score=score, source="t", created_at=at, updated_at=at)
-        )
+    """Written behind the services' back: the rollups know nothing of it until a rebuild."""
+    write_survey(conn, i, score, at, team=team, tags=("vip",), plan="pro" if i % 2 else "free")
 
 
 def test_migration_fills_rollups_for_existing_answers(blank_db_url: str) -> None:
