@@ -43,13 +43,8 @@ def renew(engine: Engine, ids: list[int], owner: str, now: datetime, lease: time
 def start_delivery(engine: Engine, survey_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
     """Right before a channel is handed the survey: extend our lease and stamp `post_attempted_at` in one
     UPDATE, committed before the channel can send anything. False when the survey is no longer ours."""
-    stmt = (
-        surveys.update()
-        .where(surveys.c.id == survey_id, surveys.c.lease_owner == owner, surveys.c.state == SurveyState.SENDING)
-        .values(lease_until=now + lease, post_attempted_at=now)
-    )
-    with engine.begin() as conn:
-        return conn.execute(stmt).rowcount == 1
+    sending = [surveys.c.state == SurveyState.SENDING]
+    return bool(SURVEY_QUEUE.renew(engine, [survey_id], owner, now, lease, where=sending, post_attempted_at=now))
 
 
 def release(engine: Engine, ids: list[int], owner: str, now: datetime) -> int:

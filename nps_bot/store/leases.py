@@ -58,8 +58,19 @@ class LeasedQueue:
         with engine.begin() as conn:
             return sorted(conn.execute(stmt).all(), key=lambda r: r.id)
 
-    def renew(self, engine: Engine, ids: Sequence[int], holder: str, now: datetime, lease: timedelta) -> set[int]:
-        """Extend `holder`'s lease on `ids` (a heartbeat); returns the ids it still holds."""
+    def renew(
+        self,
+        engine: Engine,
+        ids: Sequence[int],
+        holder: str,
+        now: datetime,
+        lease: timedelta,
+        *,
+        where: Sequence[ColumnElement[bool]] = (),
+        **values: Any,
+    ) -> set[int]:
+        """Extend `holder`'s lease on `ids` (a heartbeat), writing `values` in the same UPDATE; returns
+        the ids it still holds (and that match `where`)."""
         if self.owner is None:
             raise TypeError(f"{self.table.name}: a time-only lease has no holder to check")
         if not ids:
@@ -67,8 +78,8 @@ class LeasedQueue:
         t = self.table
         stmt = (
             t.update()
-            .where(t.c.id.in_(list(ids)), t.c[self.owner] == holder)
-            .values({self.until: now + lease})
+            .where(t.c.id.in_(list(ids)), t.c[self.owner] == holder, *where)
+            .values({self.until: now + lease, **values})
             .returning(t.c.id)
         )
         with engine.begin() as conn:
