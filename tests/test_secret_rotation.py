@@ -41,8 +41,8 @@ def test_a_help_desk_survey_link_signed_with_an_earlier_key(
         assert opened.headers["location"].startswith("/s/")
 
 
-def test_a_previous_key_is_never_used_to_sign(make_live: Callable[..., Live]) -> None:
-    live = make_live(secret_key=NEW, secret_key_previous=[OLD])
+def test_the_current_key_is_tried_first_and_empty_keys_never(make_live: Callable[..., Live]) -> None:
+    live = make_live(secret_key=NEW, secret_key_previous=[OLD, ""])
     assert live.ctx.settings.verifying_keys() == [NEW, OLD]
-    # What `nps-bot template-link` and the e-mail channel sign with is the current key alone.
-    assert live.ctx.settings.secret_key.get_secret_value() == NEW
+    # An empty key would verify a link anyone can sign: never offered, and verify refuses it alone.
+    assert unsubscribe.verify([""], unsubscribe.sign(OLD, "customer1@example.com")) is None
