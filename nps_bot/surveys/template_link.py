@@ -227,11 +227,11 @@ def _whole_number(raw: str | None) -> int | None:
 
 
 def read_click(
-    secrets: str | Sequence[str], connector: str, ticket: str, query: Mapping[str, str], browser_language: str | None
+    secrets: Sequence[str], connector: str, ticket: str, query: Mapping[str, str], browser_language: str | None
 ) -> Click | Refused:
     """Check a link's signature (with the current key or an earlier one still accepted) and its fields;
     nothing is stored either way."""
-    keys = [k for k in ([secrets] if isinstance(secrets, str) else secrets) if k]
+    keys = [k for k in secrets if k]
     kind = query.get("kind", "")
     score = _whole_number(query.get("score"))
     if not keys or not _CONNECTOR.fullmatch(connector) or kind not in SCALES or score is None:

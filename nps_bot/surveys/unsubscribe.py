@@ -60,11 +60,10 @@ def sign(secret: str, address: str) -> str:
     return f"{_b64(address.encode())}.{_b64(_mac(secret, address))}"
 
 
-def verify(secrets: str | Sequence[str], token: str) -> str | None:
+def verify(secrets: Sequence[str], token: str) -> str | None:
     """The address a token was signed for, with any of `secrets` (the current key, then earlier ones
     still accepted), or None for anything forged, damaged or unsigned."""
-    keys = [secrets] if isinstance(secrets, str) else list(secrets)
-    keys = [k for k in keys if k]
+    keys = [k for k in secrets if k]
     if not keys or token.count(".") != 1 or len(token) > 1024:
         return None
     encoded, signature = token.split(".")
