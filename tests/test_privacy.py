@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from nps_bot.app import AppContext
 from nps_bot.cli import main
-from nps_bot.clock import ManualClock
 from nps_bot.config import Settings
 from nps_bot.followups.outbox import enqueue
 from nps_bot.models import Customer, Interaction
@@ -19,14 +18,14 @@ from nps_bot.reporting.periods import parse_period
 from nps_bot.reporting.queries import score_report
 from nps_bot.store.schema import customers, outbox, responses, surveys
 from nps_bot.surveys.privacy import RetentionJob, forget
+from tests.support.app import services
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def ctx(any_db_url: str) -> Iterator[AppContext]:
-    settings = Settings(database_url=any_db_url, survey_delay=timedelta(0), throttle_days=0, embedded_worker=False)
-    context = AppContext.build(settings, clock=ManualClock(START), load_integrations=False)
+    context = services(any_db_url, START, throttle_days=0)
     yield context
     context.engine.dispose()
 

@@ -23,8 +23,6 @@ from hypothesis import strategies as st
 
 from nps_bot.app import AppContext
 from nps_bot.cli import main
-from nps_bot.clock import ManualClock
-from nps_bot.config import Settings
 from nps_bot.delivery import claims
 from nps_bot.models import SCALES, Agent, Customer, Interaction
 from nps_bot.reporting import rollups
@@ -35,6 +33,7 @@ from nps_bot.store.schema import report_rollups, responses, surveys
 from nps_bot.surveys.privacy import forget, purge_older_than
 from nps_bot.surveys.service import SurveyError
 from tests.db_helpers import write_survey
+from tests.support.app import services
 
 START = datetime(2026, 10, 5, 7, 13, 21, tzinfo=UTC)  # a Monday, early and off the hour
 KINDS = ("nps", "csat", "ces")
@@ -46,8 +45,7 @@ AGENTS = ["ana", "bob", "cy", None]
 
 @pytest.fixture
 def ctx(any_db_url: str) -> Iterator[AppContext]:
-    settings = Settings(database_url=any_db_url, survey_delay=timedelta(0), throttle_days=0, embedded_worker=False)
-    context = AppContext.build(settings, clock=ManualClock(START), load_integrations=False)
+    context = services(any_db_url, START, throttle_days=0)
     yield context
     context.engine.dispose()
 

@@ -10,22 +10,20 @@ import pytest
 import sqlalchemy as sa
 
 from nps_bot.app import AppContext
-from nps_bot.clock import ManualClock
-from nps_bot.config import Settings
 from nps_bot.delivery import claims
 from nps_bot.models import Customer, Interaction
 from nps_bot.reporting.periods import parse_period
 from nps_bot.reporting.queries import score_report
 from nps_bot.store.schema import responses, surveys
 from nps_bot.surveys.service import SurveyNotFound, SurveyNotOpen
+from tests.support.app import services
 
 START = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def ctx(any_db_url: str) -> Iterator[AppContext]:
-    settings = Settings(database_url=any_db_url, survey_delay=timedelta(0), embedded_worker=False)
-    context = AppContext.build(settings, clock=ManualClock(START), load_integrations=False)
+    context = services(any_db_url, START)
     yield context
     context.engine.dispose()
 

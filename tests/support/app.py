@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from nps_bot.app import AppContext
 from nps_bot.clock import ManualClock
+from nps_bot.config import Settings
 from nps_bot.delivery.worker import Worker
 from nps_bot.plugin import signing
 
@@ -43,6 +44,13 @@ class Live:
         all_headers = {signing.HEADER: signing.sign(secret, raw, ts), "content-type": "application/json"}
         all_headers.update(headers or {})
         return self.http.post("/webhooks/generic", content=raw, headers=all_headers)
+
+
+def services(db_url: str, start: datetime, **settings: Any) -> AppContext:
+    """The core services alone (no integrations, no embedded worker) on `db_url`, their clock at `start`."""
+    settings.setdefault("survey_delay", timedelta(0))
+    full = Settings(database_url=db_url, embedded_worker=False, **settings)
+    return AppContext.build(full, clock=ManualClock(start), load_integrations=False)
 
 
 def generic_event(n: int = 1, **overrides: Any) -> dict[str, Any]:
