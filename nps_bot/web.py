@@ -9,7 +9,6 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -20,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 
 from nps_bot.app import AppContext
 from nps_bot.delivery.worker import Worker
-from nps_bot.models import Interaction, ScheduleOutcome
 from nps_bot.plugin.ports import (
     Parsed,
     ProvidesLifespan,
@@ -30,10 +28,10 @@ from nps_bot.plugin.ports import (
     WebhookRequest,
 )
 from nps_bot.plugin.requests import BodyTooLarge, read_limited
-from nps_bot.store.group_commit import GroupCommitWriter, WriterClosed
+from nps_bot.store.intake import IntakeUnavailable, IntakeWriter, Row, insert_rows, intake_writer
+from nps_bot.surveys import intake
 from nps_bot.surveys.page import message_page, survey_page_routes, unsubscribe_routes
 from nps_bot.surveys.page_theme import PageTheme
-from nps_bot.surveys.service import log_outcome
 from nps_bot.surveys.template_link import template_link_routes
 
 log = logging.getLogger(__name__)
@@ -43,21 +41,13 @@ RETRY_AFTER_SECONDS = 30
 DATABASE_OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 # Bodies up to this size are verified and parsed on the event loop by connectors that only compute.
 INLINE_PARSE_BYTES = 64 * 1024
-# Threads that schedule webhooks on PostgreSQL (each holds a pooled connection while it works).
-INGEST_THREADS = 4
 # Input that makes a parser fail this way is the sender's problem (4xx), not a server error.
 _BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
 
-def _outcome_json(outcome: ScheduleOutcome) -> dict[str, object]:
-    data: dict[str, object] = {"status": outcome.status}
-    if outcome.survey_id is not None:
-        data["survey_id"] = outcome.survey_id
-    if outcome.reason:
-        data["reason"] = outcome.reason
-    if outcome.due_at:
-        data["due_at"] = outcome.due_at.isoformat()
-    return data
+def _insert_now(engine: sa.Engine, row: Row) -> None:
+    with engine.begin() as conn:
+        insert_rows(conn, [row])
 
 
 def create_app(ctx: AppContext) -> Starlette:
@@ -109,19 +99,9 @@ def create_app(ctx: AppContext) -> Starlette:
             path_params=dict(request.path_params),
         )
 
-        # Set by the lifespan: the group-commit writer on SQLite, a small thread pool on PostgreSQL.
-        writer: GroupCommitWriter | None = getattr(request.app.state, "ingest_writer", None)
-        pool: ThreadPoolExecutor | None = getattr(request.app.state, "ingest_pool", None)
-
         def verify_and_parse() -> Parsed:
             connector.verify(incoming)
             return connector.parse(incoming)
-
-        def schedule_each(interactions: list[Interaction]) -> list[ScheduleOutcome]:
-            return [ctx.surveys.schedule(i) for i in interactions]  # one transaction each (PostgreSQL)
-
-        def schedule_all(conn: sa.Connection, interactions: list[Interaction]) -> list[ScheduleOutcome]:
-            return [ctx.surveys.schedule_in(conn, i) for i in interactions]  # one batch's transaction (SQLite)
 
         try:
             if getattr(connector, "parses_in_memory", False) is True and len(body) <= INLINE_PARSE_BYTES:
@@ -132,24 +112,21 @@ def create_app(ctx: AppContext) -> Starlette:
                 # Off the event loop: a large body to hash, or a connector that writes (imports).
                 parsed = await run_in_threadpool(verify_and_parse)
             interactions = list(parsed.interactions)
-            outcomes: list[ScheduleOutcome] = []
-            if interactions and writer is not None:
-                # SQLite: one writer thread commits waiting webhooks together; answered after OUR commit.
-                job = functools.partial(schedule_all, interactions=interactions)
-                outcomes = await asyncio.wrap_future(writer.submit(job))
-                for interaction, outcome in zip(interactions, outcomes, strict=True):
-                    log_outcome(interaction, outcome)
-            elif interactions and pool is not None:
-                outcomes = await asyncio.get_running_loop().run_in_executor(pool, schedule_each, interactions)
-            elif interactions:  # no lifespan ran (an embedder's own server): Starlette's thread pool
-                outcomes = await run_in_threadpool(schedule_each, interactions)
+            if interactions:
+                # Answered once stored; a worker schedules it (surveys/intake.py).
+                row = (name, intake.encode(interactions, incoming.received_at))
+                writer: IntakeWriter | None = getattr(request.app.state, "intake_writer", None)
+                if writer is not None:
+                    await writer.store(row)
+                else:  # no lifespan ran (an embedder's own server): a plain transaction in a thread
+                    await run_in_threadpool(_insert_now, ctx.engine, row)
         except WebhookError as exc:
             log.warning("webhook %s rejected (%d): %s", name, exc.status, exc.reason)
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
         except _BAD_INPUT as exc:  # a connector tripped over the payload: still the sender's input
             log.error("webhook %s: payload broke the parser (%s)", name, type(exc).__name__, exc_info=True)
             return JSONResponse({"error": f"malformed payload ({type(exc).__name__})"}, status_code=400)
-        except (*DATABASE_OUTAGE, WriterClosed) as exc:
+        except (*DATABASE_OUTAGE, IntakeUnavailable) as exc:
             # Not stored, so never a 2xx: the help desk redelivers, and we recover with the database.
             log.error("webhook %s: database unavailable (%s); asked the sender to retry", name, type(exc).__name__)
             return JSONResponse(
@@ -157,15 +134,11 @@ def create_app(ctx: AppContext) -> Starlette:
                 status_code=503,
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
-        except (sa.exc.StatementError, OverflowError) as exc:  # a value the database cannot take
-            log.warning("webhook %s: value refused by the database (%s)", name, type(exc).__name__)
-            return JSONResponse({"error": "a value in the payload is out of range"}, status_code=400)
         if not interactions:
             log.info("webhook %s ignored: %s", name, parsed.ignored)
             return JSONResponse({"status": "ignored", "reason": parsed.ignored}, status_code=202)
-        if len(outcomes) == 1:
-            return JSONResponse(_outcome_json(outcomes[0]), status_code=202)
-        return JSONResponse({"status": "accepted", "results": [_outcome_json(o) for o in outcomes]}, status_code=202)
+        log.info("webhook %s queued: %s", name, ", ".join(i.event_id for i in interactions))
+        return JSONResponse({"status": "queued", "events": [i.event_id for i in interactions]}, status_code=202)
 
     theme = PageTheme.from_settings(ctx.settings)  # the hosted pages' branding and security headers
     routes: list[BaseRoute] = [
@@ -191,15 +164,10 @@ def create_app(ctx: AppContext) -> Starlette:
         stop = threading.Event()
         worker_thread = None
         async with contextlib.AsyncExitStack() as stack:
-            if ctx.engine.dialect.name == "sqlite":  # one writer, group commit (see store/group_commit.py)
-                app.state.ingest_writer = GroupCommitWriter(ctx.engine)
-                # Runs after uvicorn finished the open requests: commits whatever is still queued.
-                stack.push_async_callback(asyncio.to_thread, app.state.ingest_writer.close)
-            else:
-                # A few threads, not one per request: eight request threads contending for the GIL
-                # doubled the p99 on PostgreSQL (bench/PROFILE.md). Shut down after the open requests.
-                app.state.ingest_pool = ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="nps-ingest")
-                stack.push_async_callback(asyncio.to_thread, app.state.ingest_pool.shutdown, True)
+            # Stores verified webhooks from the event loop (store/intake.py). Closed after uvicorn
+            # finished the open requests: every row already taken is committed or refused by then.
+            app.state.intake_writer = intake_writer(ctx.engine)
+            stack.push_async_callback(app.state.intake_writer.aclose)
             for plugin in ctx.integrations.values():
                 if isinstance(plugin, ProvidesLifespan):
                     await stack.enter_async_context(plugin.lifespan())

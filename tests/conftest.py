@@ -25,7 +25,7 @@ from nps_bot.server import BackgroundServer
 from nps_bot.store import create_engine_for, migrate
 from nps_bot.web import create_app
 from tests.fakes.slack import FakeSlack, fake_slack  # noqa: F401
-from tests.support.app import GENERIC_SECRET, SLACK_SIGNING_SECRET, Live, generic_event  # noqa: F401
+from tests.support.app import GENERIC_SECRET, SLACK_SIGNING_SECRET, Live, draining_client, generic_event  # noqa: F401
 from tests.support.smtp import Mailbox, smtp_server
 
 # The tests.support.app names above are re-exported: connector tests and tests/db_helpers.py import them from here.
@@ -150,7 +150,7 @@ def make_live(monkeypatch: pytest.MonkeyPatch, clock: ManualClock, db_url: str) 
         ctx = AppContext.build(Settings(database_url=database_url or db_url, **settings), clock=clock)
         server = BackgroundServer(create_app(ctx)).__enter__()
         ctx.settings.public_url = server.url
-        http = httpx.Client(base_url=server.url, timeout=10)
+        http = draining_client(ctx, server.url)
         stack.append((server, http, ctx))
         return Live(ctx, server.url, http, clock)
 
@@ -205,4 +205,3 @@ def smtp_auth() -> Iterator[tuple[Mailbox, int]]:
     """The same, requiring AUTH (plain text: it is local)."""
     with smtp_server(auth=True) as server:
         yield server
-

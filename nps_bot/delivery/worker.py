@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -25,8 +26,12 @@ from nps_bot.plugin.ports import (
 )
 from nps_bot.plugin.retry import backoff
 from nps_bot.surveys import unsubscribe
+from nps_bot.surveys.intake import BATCH as INTAKE_BATCH
+from nps_bot.surveys.intake import WebhookIntake
 
 log = logging.getLogger(__name__)
+# Longest a poll spends scheduling queued webhooks before it delivers (the rest: next poll, at once).
+INTAKE_SECONDS = 1.0
 
 
 class Worker:
@@ -35,11 +40,27 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         # Set on shutdown: the survey in hand is finished, the rest of the batch is handed back.
         self.stop = stop or threading.Event()
+        self.intake = WebhookIntake(ctx.surveys)
 
     def run_once(self) -> int:
-        """Deliver one batch of due surveys, send due reminders, then run the periodic jobs; returns
-        items handled."""
-        return self.deliver_due() + self.remind_due() + self.run_jobs()
+        """Schedule the webhooks waiting in the intake, deliver one batch of due surveys, send due
+        reminders, then run the periodic jobs; returns items handled."""
+        return self.schedule_queued() + self.deliver_due() + self.remind_due() + self.run_jobs()
+
+    def schedule_queued(self) -> int:
+        """Schedule waiting webhooks, batch by batch, for at most INTAKE_SECONDS (a burst of closed
+        tickets must not starve delivery); the rest waits for the next poll."""
+        deadline = time.monotonic() + INTAKE_SECONDS
+        handled = 0
+        try:
+            while not self.stop.is_set():
+                scheduled = self.intake.drain(INTAKE_BATCH)
+                handled += len(scheduled)
+                if len(scheduled) < INTAKE_BATCH or time.monotonic() > deadline:
+                    break
+        except Exception:  # an outage: the rows wait, delivery still gets its turn
+            log.exception("scheduling queued webhooks failed; they wait for the next poll")
+        return handled
 
     def remind_due(self) -> int:
         # Part of the loop rather than a PeriodicJob: reminders go through this worker's channels.

@@ -146,6 +146,20 @@ unsubscribes = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+# Verified webhooks waiting to be scheduled. The request is answered once its row is stored
+# (store/intake.py); a worker schedules each row and deletes it in one transaction (surveys/intake.py).
+webhook_intake = Table(
+    "webhook_intake",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connector", String(64), nullable=False),
+    # {"received_at": ISO 8601, "interactions": [Interaction as JSON, ...]}
+    Column("payload", Text, nullable=False),
+    # Set when scheduling it failed for a reason a retry cannot fix; kept for `nps-bot intake`.
+    Column("failed_at", UtcDateTime),
+    Column("error", String(255)),
+)
+
 webhook_events = Table(
     "webhook_events",
     metadata,

@@ -69,10 +69,13 @@ class SurveyService:
         log_outcome(interaction, outcome)
         return outcome
 
-    def schedule_in(self, conn: Connection, interaction: Interaction) -> ScheduleOutcome:
-        """`schedule` inside a transaction the caller holds and commits (the SQLite group-commit
-        writer runs many in one); the outcome holds only once that transaction commits."""
-        now = self.clock.now()
+    def schedule_in(
+        self, conn: Connection, interaction: Interaction, received_at: datetime | None = None
+    ) -> ScheduleOutcome:
+        """`schedule` inside a transaction the caller holds and commits (the intake drain runs a batch
+        in one); the outcome holds only once that transaction commits. `received_at`: when the webhook
+        arrived, if it waited in the intake queue (the delay, throttle window and dates count from it)."""
+        now = received_at or self.clock.now()
         sql = statements(conn.dialect)
         claimed = sql.claim_event.first(
             conn,

@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from nps_bot.app import AppContext
@@ -32,7 +31,7 @@ from nps_bot.server import BackgroundServer
 from nps_bot.store.schema import metadata
 from nps_bot.web import create_app
 from tests.conftest import _stop_in_background
-from tests.support.app import GENERIC_SECRET, Live
+from tests.support.app import GENERIC_SECRET, Live, draining_client
 
 START = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # the `clock` fixture's start
 
@@ -82,7 +81,7 @@ def _build(tmp: Path, env: dict[str, str], settings: dict[str, Any]) -> _Shared:
         ctx = AppContext.build(Settings(database_url=f"sqlite:///{tmp / 'nps.db'}", **settings), clock=clock)
     server = BackgroundServer(create_app(ctx)).__enter__()
     ctx.settings.public_url = server.url
-    http = httpx.Client(base_url=server.url, timeout=10)
+    http = draining_client(ctx, server.url)
     return _Shared(Live(ctx, server.url, http, clock), server, env)
 
 

@@ -13,7 +13,9 @@ from nps_bot.app import AppContext
 from nps_bot.clock import ManualClock
 from nps_bot.config import Settings
 from nps_bot.delivery.worker import Worker
+from nps_bot.models import ScheduleOutcome
 from nps_bot.plugin import signing
+from nps_bot.surveys.intake import WebhookIntake
 
 GENERIC_SECRET = "test-generic-secret"
 SLACK_SIGNING_SECRET = "test-signing-secret"
@@ -31,6 +33,17 @@ class Live:
     def worker(self) -> Worker:
         return Worker(self.ctx, owner="test-worker")
 
+    def outcome(self, response: httpx.Response) -> dict[str, Any]:
+        """What scheduling the webhook gave, in one body: the client drained the intake right after the
+        202 (see `draining_client`). A refused or ignored webhook gives its own body."""
+        outcomes: list[ScheduleOutcome] | None = response.extensions.get("outcomes")
+        if not outcomes:
+            body: dict[str, Any] = response.json()
+            return body
+        if len(outcomes) == 1:
+            return outcome_json(outcomes[0])
+        return {"status": "accepted", "results": [outcome_json(o) for o in outcomes]}
+
     def post_generic(
         self,
         body: dict[str, Any] | bytes,
@@ -44,6 +57,32 @@ class Live:
         all_headers = {signing.HEADER: signing.sign(secret, raw, ts), "content-type": "application/json"}
         all_headers.update(headers or {})
         return self.http.post("/webhooks/generic", content=raw, headers=all_headers)
+
+
+def outcome_json(outcome: ScheduleOutcome) -> dict[str, Any]:
+    data: dict[str, Any] = {"status": outcome.status}
+    if outcome.survey_id is not None:
+        data["survey_id"] = outcome.survey_id
+    if outcome.reason:
+        data["reason"] = outcome.reason
+    if outcome.due_at:
+        data["due_at"] = outcome.due_at.isoformat()
+    return data
+
+
+def draining_client(ctx: AppContext, base_url: str) -> httpx.Client:
+    """An HTTP client that, after each webhook the app queued, schedules the queue as a worker would
+    (the outcomes ride on `response.extensions["outcomes"]`), so a test reads surveys right after
+    posting. Tests of the queue itself use a plain client."""
+
+    def drain_after_webhook(response: httpx.Response) -> None:
+        if response.request.method != "POST" or not response.request.url.path.startswith("/webhooks/"):
+            return
+        response.read()
+        if response.status_code == 202 and response.json().get("status") == "queued":
+            response.extensions["outcomes"] = [s.outcome for s in WebhookIntake(ctx.surveys).drain_all()]
+
+    return httpx.Client(base_url=base_url, timeout=10, event_hooks={"response": [drain_after_webhook]})
 
 
 def services(db_url: str, start: datetime, **settings: Any) -> AppContext:

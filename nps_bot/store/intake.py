@@ -1,0 +1,181 @@
+"""Storing verified webhooks from the event loop: the web process's hot path.
+
+A webhook is answered 2xx once its row is in `webhook_intake` (committed); workers schedule it later
+(surveys/intake.py). Writing here costs far less than scheduling, and neither writer hands the request
+to a thread: the hand-off alone cost a third of the throughput on 2 cores (bench/PROFILE.md).
+
+- `SqliteIntake`: group commit on the event loop. Rows that arrive in one turn of the loop go in one
+  transaction. The loop must never wait for SQLite's lock, so this connection's busy_timeout is 0:
+  when a worker holds the write lock, the row goes through the group-commit writer thread instead,
+  which waits for the lock as every other writer does.
+- `PostgresIntake`: one psycopg async connection (autocommit). While a batch is in flight the next
+  rows gather; each batch is one INSERT of a JSON array, one round trip.
+
+Both raise `IntakeUnavailable` when the row was not stored (the request answers 503, never 2xx).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import sqlite3
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from nps_bot.store.group_commit import GroupCommitWriter, WriterClosed
+from nps_bot.store.schema import webhook_intake
+
+log = logging.getLogger(__name__)
+Row = tuple[str, str]  # (connector, payload JSON)
+# A batch that takes longer than this fails (503, the help desk redelivers) rather than hang requests.
+PG_BATCH_TIMEOUT_SECONDS = 10.0
+_PG_INSERT = (
+    "INSERT INTO webhook_intake (connector, payload) SELECT r->>0, r->>1 FROM json_array_elements(%s::json) AS r"
+)
+_SQLITE_INSERT = "INSERT INTO webhook_intake (connector, payload) VALUES (?, ?)"
+
+
+class IntakeUnavailable(Exception):
+    """The database did not take the webhook: nothing was stored."""
+
+
+class IntakeWriter(Protocol):
+    async def store(self, row: Row) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def insert_rows(conn: Connection, rows: list[Row]) -> None:
+    """The same INSERT through SQLAlchemy, inside the caller's transaction (writer thread, tests)."""
+    conn.execute(webhook_intake.insert(), [{"connector": c, "payload": p} for c, p in rows])
+
+
+class SqliteIntake:
+    def __init__(self, engine: Engine, fallback: GroupCommitWriter) -> None:
+        self.fallback = fallback
+        self._pending: list[tuple[Row, asyncio.Future[bool]]] = []
+        self._pooled: Any = None
+        self._conn: Any = None
+        if engine.url.database not in (None, "", ":memory:"):  # a memory database has one connection
+            self._pooled = engine.raw_connection()  # held for the app's life: pragmas as every connection
+            self._conn = self._pooled.driver_connection
+            self._conn.execute("PRAGMA busy_timeout=0")
+
+    async def store(self, row: Row) -> None:
+        if self._conn is None:
+            return await self._through_writer(row)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+        self._pending.append((row, done))
+        if len(self._pending) == 1:  # the first row of this turn schedules the commit after the turn
+            loop.call_soon(self._flush)
+        if not await done:  # the database was busy: wait for the lock on the writer thread
+            await self._through_writer(row)
+
+    async def _through_writer(self, row: Row) -> None:
+        try:
+            await asyncio.wrap_future(self.fallback.submit(functools.partial(insert_rows, rows=[row])))
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError, WriterClosed) as exc:
+            raise IntakeUnavailable(type(exc).__name__) from exc
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # locked by another writer: never wait on the loop
+            _settle(batch, False)
+            return
+        try:
+            conn.executemany(_SQLITE_INSERT, [row for row, _ in batch])
+            conn.commit()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.rollback()
+            log.error("webhook intake: batch of %d not stored (%s)", len(batch), type(exc).__name__)
+            _settle(batch, IntakeUnavailable(type(exc).__name__))
+            return
+        _settle(batch, True)
+
+    async def aclose(self) -> None:
+        if self._pooled is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA busy_timeout=30000")  # as the pool's other connections
+            self._pooled.close()  # back to the pool
+            self._pooled = self._conn = None
+        await asyncio.to_thread(self.fallback.close)
+
+
+class PostgresIntake:
+    def __init__(self, engine: Engine) -> None:
+        # The engine's own connect arguments (host, credentials, sslmode...), for psycopg's async API.
+        self._connect_args = engine.dialect.create_connect_args(engine.url)
+        self._conn: Any = None
+        self._pending: list[tuple[Row, asyncio.Future[None]]] = []
+        self._running: asyncio.Task[None] | None = None
+
+    async def store(self, row: Row) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, done))
+        if self._running is None:
+            self._running = asyncio.create_task(self._run())
+        await done
+
+    async def _run(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await asyncio.wait_for(self._insert([row for row, _ in batch]), PG_BATCH_TIMEOUT_SECONDS)
+                except Exception as exc:  # any failure: not stored, the sender retries
+                    await self._discard_connection()
+                    log.error("webhook intake: batch of %d not stored (%s)", len(batch), type(exc).__name__)
+                    _settle(batch, IntakeUnavailable(type(exc).__name__))
+                    continue
+                _settle(batch, None)
+        finally:
+            self._running = None
+
+    async def _insert(self, rows: list[Row]) -> None:
+        import psycopg
+
+        if self._conn is None or self._conn.closed:
+            args, kwargs = self._connect_args
+            self._conn = await psycopg.AsyncConnection.connect(*args, **{**kwargs, "autocommit": True})
+        # One statement, one round trip, committed when it returns (autocommit).
+        await self._conn.execute(_PG_INSERT, [json.dumps(rows)])
+
+    async def _discard_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def aclose(self) -> None:
+        if self._running is not None:
+            with contextlib.suppress(Exception):
+                await self._running
+        await self._discard_connection()
+
+
+def _settle(batch: list[tuple[Row, asyncio.Future[Any]]], outcome: object) -> None:
+    """Resolve each waiting request (one whose client went away is already cancelled)."""
+    for _, done in batch:
+        if done.done():
+            continue
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
+
+
+def intake_writer(engine: Engine) -> IntakeWriter:
+    """The writer for this database (created inside the running event loop, closed with `aclose`)."""
+    if engine.dialect.name == "sqlite":
+        return SqliteIntake(engine, GroupCommitWriter(engine, name="nps-intake"))
+    return PostgresIntake(engine)

@@ -1,0 +1,145 @@
+"""The webhook intake queue: verified interactions stored by the web process, scheduled by workers.
+
+The web process answers a webhook once its row is stored (store/intake.py). A worker takes the oldest
+rows, schedules each interaction (`SurveyService.schedule_in`: policy, unique keys, the survey row)
+and deletes the row in the same transaction, so a crash anywhere leaves the row to schedule again and
+never a survey without its row gone. Workers on PostgreSQL skip rows another worker holds.
+
+A row whose scheduling fails for a reason a retry cannot fix (a value the database refuses, a payload
+this version cannot read) is marked failed and kept, with the error's type, for `nps-bot intake`;
+the rest of the batch goes on. A database outage fails the whole batch, which waits for the next poll.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pydantic
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from nps_bot.models import Interaction, ScheduleOutcome
+from nps_bot.store.schema import webhook_intake
+from nps_bot.surveys.service import SurveyService, log_outcome
+
+log = logging.getLogger(__name__)
+# Rows one transaction schedules: on SQLite it holds the write lock meanwhile (about 1 ms a row).
+BATCH = 50
+# Errors that leave the transaction unusable (an outage): the batch waits for the next poll.
+_OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError, sa.exc.TimeoutError)
+
+
+def encode(interactions: Sequence[Interaction], received_at: datetime) -> str:
+    """The row's payload. Pydantic serialises each interaction in Rust: cheap on the event loop."""
+    parts = ",".join(i.model_dump_json() for i in interactions)
+    return f'{{"received_at":"{received_at.isoformat()}","interactions":[{parts}]}}'
+
+
+def decode(payload: str) -> tuple[datetime, list[Interaction]]:
+    data = json.loads(payload)
+    received_at = datetime.fromisoformat(data["received_at"])
+    return received_at, [Interaction.model_validate(i) for i in data["interactions"]]
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """One interaction the drain scheduled (its outcome holds: the transaction committed)."""
+
+    intake_id: int
+    interaction: Interaction
+    outcome: ScheduleOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeStatus:
+    pending: int
+    failed: int
+    errors: dict[str, int]  # error type -> failed rows
+
+
+class WebhookIntake:
+    def __init__(self, service: SurveyService) -> None:
+        self.service = service
+        self.engine = service.engine
+
+    def drain(self, limit: int = BATCH) -> list[Scheduled]:
+        """Schedule up to `limit` of the oldest waiting rows in one transaction; what was scheduled."""
+        done: list[Scheduled] = []
+        with self.engine.connect() as conn, conn.begin():
+            if conn.dialect.name == "sqlite":
+                # Take the write lock first (no lock upgrade midway) and give savepoints a BEGIN.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            query = (
+                sa.select(webhook_intake.c.id, webhook_intake.c.payload)
+                .where(webhook_intake.c.failed_at.is_(None))
+                .order_by(webhook_intake.c.id)
+                .limit(limit)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            for intake_id, payload in conn.execute(query).all():
+                done.extend(self._schedule_row(conn, intake_id, payload))
+        for item in done:  # committed: now the outcome is true
+            log_outcome(item.interaction, item.outcome)
+        return done
+
+    def drain_all(self, limit: int = BATCH) -> list[Scheduled]:
+        """Drain until nothing is left waiting (tests and `nps-bot intake drain`)."""
+        everything: list[Scheduled] = []
+        while True:
+            before = self.status().pending
+            everything.extend(self.drain(limit))
+            if before == 0 or self.status().pending >= before:
+                return everything
+
+    def _schedule_row(self, conn: Connection, intake_id: int, payload: str) -> list[Scheduled]:
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        # Through the driver: SQLAlchemy's begin_nested() compiles SAVEPOINT anew each time (PROFILE.md).
+        cursor.execute("SAVEPOINT intake_row")
+        try:
+            received_at, interactions = decode(payload)
+            scheduled = [Scheduled(intake_id, i, self.service.schedule_in(conn, i, received_at)) for i in interactions]
+        except _OUTAGE:
+            raise
+        except (sa.exc.SQLAlchemyError, pydantic.ValidationError, ValueError, KeyError, TypeError) as exc:
+            cursor.execute("ROLLBACK TO SAVEPOINT intake_row")
+            cursor.execute("RELEASE SAVEPOINT intake_row")
+            log.error("webhook intake row %d not scheduled (%s); kept as failed", intake_id, type(exc).__name__)
+            conn.execute(
+                webhook_intake.update()
+                .where(webhook_intake.c.id == intake_id)
+                .values(failed_at=self.service.clock.now(), error=type(exc).__name__[:255])
+            )
+            return []
+        cursor.execute("RELEASE SAVEPOINT intake_row")
+        conn.execute(webhook_intake.delete().where(webhook_intake.c.id == intake_id))
+        return scheduled
+
+    def status(self) -> IntakeStatus:
+        with self.engine.connect() as conn:
+            pending = conn.scalar(
+                sa.select(sa.func.count()).select_from(webhook_intake).where(webhook_intake.c.failed_at.is_(None))
+            )
+            errors = conn.execute(
+                sa.select(webhook_intake.c.error, sa.func.count())
+                .where(webhook_intake.c.failed_at.is_not(None))
+                .group_by(webhook_intake.c.error)
+            ).all()
+        by_error = {str(error): int(n) for error, n in errors}
+        return IntakeStatus(int(pending or 0), sum(by_error.values()), by_error)
+
+    def retry_failed(self) -> int:
+        """Put failed rows back in the queue (after the fix they waited for); how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                webhook_intake.update()
+                .where(webhook_intake.c.failed_at.is_not(None))
+                .values(failed_at=None, error=None)
+            )
+        return int(result.rowcount or 0)
