@@ -2,12 +2,13 @@
 
 Baseline: bench/bare_app.py (a bare Starlette POST endpoint under the same uvicorn settings), measured
 in the same run, interleaved round by round with `nps-bot serve`; each figure is the median of the
-rounds. The load generator is an httpx async client holding N keep-alive connections, each sending
-its next request as soon as the answer to the last one arrives (closed loop), in this process.
+rounds. The load generator (bench/loadgen.py) holds N keep-alive connections, each sending its next
+request as soon as the answer to the last one arrives (closed loop), in this process.
 
 Signed generic webhooks (the README's body shape, with tags and attributes), new events and
-redeliveries of events already stored, at 1 and 8 connections. Then `nps-bot worker` delivers
-everything scheduled (console channel) and the peak RSS (VmHWM) of both processes is read from /proc.
+redeliveries of events already stored, at 1 and 8 connections. A webhook is answered once stored in
+the intake queue; then `nps-bot worker` schedules everything queued (timed: how fast it empties the
+queue) and delivers it (console channel), and the peak RSS (VmHWM) of both processes is read.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import sqlalchemy as sa
 from bench import loadgen
 from nps_bot.plugin import signing
 from nps_bot.store import create_engine_for
-from nps_bot.store.schema import surveys
+from nps_bot.store.schema import surveys, webhook_intake
 
 SECRET = "bench-secret"
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,7 +174,8 @@ def run(db_url: str, label: str, *, rounds: int, requests: int) -> tuple[list[di
                             raise RuntimeError(f"{load.errors} webhooks not accepted ({label}): {err}")
                         samples.setdefault((kind, connections, side), []).append(load)
         serve_rss = peak_rss_mb(serve.pid)
-    rss = {"serve": serve_rss, "worker": _worker_rss(db_url)}
+    worker_rss, drain = _worker_rss(db_url)
+    rss = {"serve": serve_rss, "worker": worker_rss}
     rows = []
     for (kind, connections, side), loads in samples.items():
         if side != "bare":
@@ -194,6 +196,16 @@ def run(db_url: str, label: str, *, rounds: int, requests: int) -> tuple[list[di
             "goal": f">= {INGEST_GOAL_RATIO}x, p99 < {P99_GOAL_MS:.0f} ms",
             "met": ratio >= INGEST_GOAL_RATIO and our_p99 < P99_GOAL_MS,
         })  # fmt: skip
+    events = rounds * 2 * requests  # each round posts `requests` new events per connection count, then again
+    rows.append({
+        "what": f"queued webhooks scheduled by one `nps-bot worker` ({label}, webhooks/s)", "baseline": None,
+        "ours": drain["queued"] / drain["seconds"], "ratio": None,
+        "extra": (
+            f"{drain['queued']:.0f} queued (new and redelivered) emptied in {drain['seconds']:.1f} s while it "
+            f"also delivered; {drain['surveys']:.0f} surveys for {events} events"
+        ),
+        "goal": "one survey per event", "met": drain["surveys"] == events,
+    })  # fmt: skip
     for name, mb in rss.items():
         rows.append({
             "what": f"peak RSS `{name}` ({label}, after the ingest rounds)", "baseline": None, "ours": mb,
@@ -202,20 +214,35 @@ def run(db_url: str, label: str, *, rounds: int, requests: int) -> tuple[list[di
     return rows, rss
 
 
-def _worker_rss(db_url: str, limit_seconds: float = 60) -> float:
-    """Run `nps-bot worker` until it has delivered every due survey (console channel); its peak RSS."""
+def _worker_rss(db_url: str, limit_seconds: float = 120) -> tuple[float, dict[str, float]]:
+    """Run `nps-bot worker` until it has scheduled every queued webhook and delivered every due survey
+    (console channel): its peak RSS, and how fast it emptied the intake queue."""
     engine = create_engine_for(db_url)
+
+    def counts() -> tuple[int, int, int]:
+        with engine.connect() as conn:
+            queued = conn.execute(sa.select(sa.func.count()).select_from(webhook_intake)).scalar_one()
+            due = conn.execute(
+                sa.select(sa.func.count()).select_from(surveys).where(surveys.c.state == "scheduled")
+            ).scalar_one()
+            total = conn.execute(sa.select(sa.func.count()).select_from(surveys)).scalar_one()
+        return int(queued), int(due), int(total)
+
     try:
+        queued_at_start = counts()[0]
         with process([*NPS_BOT, "worker"], env=nps_env(db_url, 0)) as worker:
-            deadline = time.monotonic() + limit_seconds
-            while time.monotonic() < deadline and worker.poll() is None:
-                time.sleep(1)
-                with engine.connect() as conn:
-                    due = conn.execute(
-                        sa.select(sa.func.count()).select_from(surveys).where(surveys.c.state == "scheduled")
-                    ).scalar_one()
-                if due == 0:
+            started = time.monotonic()
+            drained_after = None
+            while time.monotonic() < started + limit_seconds and worker.poll() is None:
+                time.sleep(0.2)
+                queued, due, _ = counts()
+                if queued == 0 and drained_after is None:
+                    drained_after = time.monotonic() - started
+                if queued == 0 and due == 0:
                     break
-            return peak_rss_mb(worker.pid)
+            if drained_after is None:
+                raise RuntimeError(f"the worker left {counts()[0]} webhooks queued after {limit_seconds} s")
+            stats = {"queued": queued_at_start, "seconds": drained_after, "surveys": counts()[2]}
+            return peak_rss_mb(worker.pid), stats
     finally:
         engine.dispose()

@@ -12,7 +12,9 @@ import logging
 import signal
 import sys
 import threading
+from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nps_bot import logs
@@ -165,15 +167,17 @@ def cmd_try(settings: Settings, args: argparse.Namespace) -> int:
     if response.status_code != 202:
         print(f"nps-bot try: {base} answered {response.status_code}: {response.text[:300]}", file=sys.stderr)
         return 1
-    status = data.get("status")
-    print(f"posted ticket TRY-{stamp} closed for {args.email} to {base}/webhooks/generic: {status}"
-          + (f" ({data['reason']})" if data.get("reason") else ""))  # fmt: skip
-    if status != "scheduled":
-        if str(data.get("reason", "")).startswith("throttled"):
+    print(f"posted ticket TRY-{stamp} closed for {args.email} to {base}/webhooks/generic: {data.get('status')}")
+    scheduled = _schedule_outcome(settings, f"try-{stamp}", time.monotonic() + max(args.wait, 10))
+    if scheduled is None:
+        print("the server's worker schedules it; its log shows the survey link when it is sent")
+        return 0
+    status, survey_id, reason, due = scheduled
+    print(f"ticket TRY-{stamp}: {status}" + (f" ({reason})" if reason else ""))
+    if status != "scheduled" or survey_id is None or due is None:
+        if str(reason or "").startswith("throttled"):
             print("this customer had a survey recently: use another --email, or NPS_BOT_THROTTLE_DAYS=0 on the server")
         return 1 if status == "suppressed" else 0
-    survey_id = int(data["survey_id"])
-    due = datetime.fromisoformat(data["due_at"])
     wait = (due - datetime.now(due.tzinfo)).total_seconds()
     if wait > 5:
         print(f"survey {survey_id} is due at {due:%Y-%m-%d %H:%M:%S %Z} (the server's NPS_BOT_SURVEY_DELAY); "
@@ -186,6 +190,43 @@ def cmd_try(settings: Settings, args: argparse.Namespace) -> int:
           f"  [console] would send {args.survey.upper()} survey {survey_id} (ticket generic/TRY-{stamp}, …): "
           f"<survey link>/s/<token>\nopen that link to answer as the customer.")  # fmt: skip
     return 0
+
+
+def _schedule_outcome(
+    settings: Settings, event_id: str, deadline: float
+) -> tuple[str, int | None, str | None, datetime | None] | None:
+    """`try`: what the server's worker made of the queued webhook (status, survey id, reason, due), read
+    from its database; None when that database is not reachable from here or nothing came in time."""
+    import time
+
+    import sqlalchemy as sa
+
+    from nps_bot.store import create_engine_for
+    from nps_bot.store.schema import surveys, webhook_events
+
+    url = sa.make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None  # not in the server's directory: opening the path would create an empty database
+    engine = create_engine_for(settings.database_url)
+    query = (
+        sa.select(webhook_events.c.outcome, surveys.c.id, surveys.c.reason, surveys.c.due_at)
+        .select_from(webhook_events.outerjoin(surveys, surveys.c.id == webhook_events.c.survey_id))
+        .where(webhook_events.c.connector == "generic", webhook_events.c.event_id == event_id)
+    )
+    try:
+        while True:
+            try:
+                with engine.connect() as conn:
+                    row = conn.execute(query).first()
+            except sa.exc.SQLAlchemyError:  # not the server's database (another directory, no access)
+                return None
+            if row is not None and row.outcome != "pending":
+                return row.outcome, row.id, row.reason, row.due_at
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
 
 
 def _answer(settings: Settings, base: str, survey_id: int, score: int, deadline: float) -> int:
@@ -340,6 +381,28 @@ def cmd_rollups(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_intake(settings: Settings, args: argparse.Namespace) -> int:
+    """Webhooks stored but not yet scheduled: how many wait, which failed; `drain` schedules them
+    now, `retry` puts failed ones back in the queue (after the fix they waited for)."""
+    from nps_bot.app import AppContext
+    from nps_bot.surveys.intake import WebhookIntake
+
+    ctx = AppContext.build(settings, load_integrations=False)
+    intake = WebhookIntake(ctx.surveys)
+    if args.action == "drain":
+        outcomes = Counter(s.outcome.status for s in intake.drain_all())
+        print(
+            "scheduled the queued webhooks: " + (", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "none")
+        )
+    elif args.action == "retry":
+        print(f"{intake.retry_failed()} failed webhooks back in the queue; a worker schedules them")
+    status = intake.status()
+    print(f"waiting: {status.pending}, failed: {status.failed}")
+    for error, n in sorted(status.errors.items()):
+        print(f"  {n} failed with {error}")
+    return 0
+
+
 PLACEHOLDER_GROUP = "nps_bot.template_placeholders"  # help desks' placeholder syntax, from the integrations
 
 
@@ -440,6 +503,9 @@ def main(argv: list[str] | None = None) -> int:
     forget.add_argument("email", help="the customer's e-mail address")
     rollups = sub.add_parser("rollups", help="report rollups: `rollups rebuild` recomputes them from the answers")
     rollups.add_argument("action", choices=("rebuild",))
+    intake = sub.add_parser("intake", help="webhooks stored and waiting for a worker to schedule them")
+    intake.add_argument("action", nargs="?", choices=("status", "drain", "retry"), default="status",
+                        help="status (default); drain: schedule them now; retry: requeue failed ones")  # fmt: skip
     tl = sub.add_parser("template-link", help="survey links for the help desk's own closing e-mail (HTML buttons)")
     tl.add_argument("connector", help="the help desk, e.g. liveagent, zendesk, freshdesk, helpscout")
     tl.add_argument("--kind", choices=("nps", "csat", "ces"), default="nps", help="survey kind (default nps)")
@@ -475,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         "digest": cmd_digest,
         "forget": cmd_forget,
         "rollups": cmd_rollups,
+        "intake": cmd_intake,
         "try": cmd_try,
         "config": cmd_config,
         "template-link": cmd_template_link,
@@ -500,7 +567,7 @@ def _is_database_down(exc: Exception) -> bool:
     return errors is not None and isinstance(exc, errors.OperationalError)
 
 
-_PRINTS_RESULT = frozenset({"digest", "config", "forget", "import", "try", "template-link", "rollups"})
+_PRINTS_RESULT = frozenset({"digest", "config", "forget", "import", "try", "template-link", "rollups", "intake"})
 
 
 def _first_error(error: ValidationError) -> str:

@@ -105,9 +105,8 @@ def _play(tickets: int, seed: int, database_url: str) -> str:
                 content=raw,
                 headers={signing.HEADER: sig, "content-type": "application/json"},
             )
-            r.raise_for_status()
-            if r.json().get("survey_id"):
-                teams[r.json()["survey_id"]] = team
+            r.raise_for_status()  # queued: the worker below schedules, then "sends"
+            teams[str(body["ticket"]["id"])] = team  # type: ignore[index]
         worker = Worker(ctx)
         while worker.run_once():
             pass
@@ -129,9 +128,10 @@ def _play(tickets: int, seed: int, database_url: str) -> str:
     return header + render(report)
 
 
-def _sent_tokens(ctx: AppContext, teams: dict[int, str]) -> list[tuple[str, str]]:
+def _sent_tokens(ctx: AppContext, teams: dict[str, str]) -> list[tuple[str, str]]:
+    """(token, team) of each survey sent for this run's tickets (`teams`: ticket id -> team)."""
     with ctx.engine.connect() as conn:
         rows = conn.execute(
-            sa.select(surveys.c.id, surveys.c.token).where(surveys.c.state == "sent").order_by(surveys.c.id)
+            sa.select(surveys.c.ticket_id, surveys.c.token).where(surveys.c.state == "sent").order_by(surveys.c.id)
         )
-        return [(r.token, teams[r.id]) for r in rows if r.id in teams]
+        return [(r.token, teams[r.ticket_id]) for r in rows if r.ticket_id in teams]

@@ -8,8 +8,8 @@ to a thread: the hand-off alone cost a third of the throughput on 2 cores (bench
   transaction. The loop must never wait for SQLite's lock, so this connection's busy_timeout is 0:
   when a worker holds the write lock, the row goes through the group-commit writer thread instead,
   which waits for the lock as every other writer does.
-- `PostgresIntake`: one psycopg async connection (autocommit). While a batch is in flight the next
-  rows gather; each batch is one INSERT of a JSON array, one round trip.
+- `PostgresIntake`: psycopg's async connections (autocommit), at most PG_LANES batches in flight; the
+  rows that arrive meanwhile gather into the next batch, one INSERT of a JSON array, one round trip.
 
 Both raise `IntakeUnavailable` when the row was not stored (the request answers 503, never 2xx).
 """
@@ -32,6 +32,9 @@ from nps_bot.store.schema import webhook_intake
 
 log = logging.getLogger(__name__)
 Row = tuple[str, str]  # (connector, payload JSON)
+# Batches in flight at once on PostgreSQL, one connection each: with one, the server waited on the
+# round trip a fifth of the time (bench/PROFILE.md).
+PG_LANES = 2
 # A batch that takes longer than this fails (503, the help desk redelivers) rather than hang requests.
 PG_BATCH_TIMEOUT_SECONDS = 10.0
 _PG_INSERT = (
@@ -111,56 +114,83 @@ class SqliteIntake:
         await asyncio.to_thread(self.fallback.close)
 
 
+class _Lane:
+    """One PostgreSQL connection and whether a batch is in flight on it."""
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.task: asyncio.Task[None] | None = None
+
+
 class PostgresIntake:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, lanes: int = PG_LANES) -> None:
         # The engine's own connect arguments (host, credentials, sslmode...), for psycopg's async API.
         self._connect_args = engine.dialect.create_connect_args(engine.url)
-        self._conn: Any = None
+        self._lanes = [_Lane() for _ in range(lanes)]
         self._pending: list[tuple[Row, asyncio.Future[None]]] = []
-        self._running: asyncio.Task[None] | None = None
 
     async def store(self, row: Row) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((row, done))
-        if self._running is None:
-            self._running = asyncio.create_task(self._run())
+        idle = next((lane for lane in self._lanes if lane.task is None), None)
+        if idle is not None:
+            idle.task = asyncio.create_task(self._run(idle))
         await done
 
-    async def _run(self) -> None:
+    async def _run(self, lane: _Lane) -> None:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    await asyncio.wait_for(self._insert([row for row, _ in batch]), PG_BATCH_TIMEOUT_SECONDS)
+                    rows = [row for row, _ in batch]
+                    await asyncio.wait_for(self._insert(lane, rows), PG_BATCH_TIMEOUT_SECONDS)
                 except Exception as exc:  # any failure: not stored, the sender retries
-                    await self._discard_connection()
+                    await self._discard(lane)
                     log.error("webhook intake: batch of %d not stored (%s)", len(batch), type(exc).__name__)
                     _settle(batch, IntakeUnavailable(type(exc).__name__))
                     continue
                 _settle(batch, None)
         finally:
-            self._running = None
+            lane.task = None
 
-    async def _insert(self, rows: list[Row]) -> None:
+    async def _insert(self, lane: _Lane, rows: list[Row]) -> None:
         import psycopg
 
-        if self._conn is None or self._conn.closed:
-            args, kwargs = self._connect_args
-            self._conn = await psycopg.AsyncConnection.connect(*args, **{**kwargs, "autocommit": True})
-        # One statement, one round trip, committed when it returns (autocommit).
-        await self._conn.execute(_PG_INSERT, [json.dumps(rows)])
+        fresh = lane.conn is None or lane.conn.closed
+        if fresh:
+            lane.conn = await self._connect()
+        params = [json.dumps(rows)]
+        try:
+            # One statement, one round trip, committed when it returns (autocommit).
+            await lane.conn.execute(_PG_INSERT, params)
+        except psycopg.OperationalError:
+            if fresh:
+                raise
+            # The held connection died while idle (a restart, a proxy's idle timeout): once more on a
+            # new one. Safe even if the first did commit: a row stored twice is scheduled once.
+            await self._discard(lane)
+            lane.conn = await self._connect()
+            await lane.conn.execute(_PG_INSERT, params)
 
-    async def _discard_connection(self) -> None:
-        conn, self._conn = self._conn, None
+    async def _connect(self) -> Any:
+        import psycopg
+
+        args, kwargs = self._connect_args
+        return await psycopg.AsyncConnection.connect(*args, **{**kwargs, "autocommit": True})
+
+    @staticmethod
+    async def _discard(lane: _Lane) -> None:
+        conn, lane.conn = lane.conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close()
 
     async def aclose(self) -> None:
-        if self._running is not None:
-            with contextlib.suppress(Exception):
-                await self._running
-        await self._discard_connection()
+        for lane in self._lanes:
+            if lane.task is not None:
+                with contextlib.suppress(Exception):
+                    await lane.task
+            await self._discard(lane)
 
 
 def _settle(batch: list[tuple[Row, asyncio.Future[Any]]], outcome: object) -> None:

@@ -1,0 +1,267 @@
+"""The webhook intake queue: a webhook is answered once stored (nps_bot/store/intake.py), a worker
+schedules it (nps_bot/surveys/intake.py). The clients here are plain ones: nothing drains behind the
+test's back (tests/support/app.draining_client does, for the other tests)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from nps_bot.app import AppContext
+from nps_bot.models import Customer, Interaction
+from nps_bot.plugin import signing
+from nps_bot.store.schema import surveys, webhook_events, webhook_intake
+from nps_bot.surveys.intake import WebhookIntake, encode
+from nps_bot.surveys.service import SurveyService
+from tests.conftest import PG_URL, _pg_database
+from tests.support.app import GENERIC_SECRET, Live, generic_event, services
+
+
+@pytest.fixture
+def queued(make_live: Callable[..., Live], any_db_url: str) -> Iterator[Live]:
+    """The real app on SQLite and PostgreSQL, driven by a client that does not drain the queue."""
+    live = make_live(database_url=any_db_url)
+    with httpx.Client(base_url=live.url, timeout=20) as plain:
+        yield Live(live.ctx, live.url, plain, live.clock)
+
+
+def count(ctx: AppContext, table: sa.Table) -> int:
+    with ctx.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def signed_post(url: str, body: dict[str, Any], at: float) -> httpx.Response:
+    raw = json.dumps(body).encode()
+    headers = {signing.HEADER: signing.sign(GENERIC_SECRET, raw, int(at)), "content-type": "application/json"}
+    with httpx.Client(base_url=url, timeout=20) as own:  # one connection per sender
+        return own.post("/webhooks/generic", content=raw, headers=headers)
+
+
+def test_a_webhook_is_answered_once_stored_and_scheduled_later_from_its_arrival(queued: Live) -> None:
+    live = queued
+    arrived = live.clock.now()
+    response = live.post_generic(generic_event(1, ticket={"closed_at": None}))  # due from the arrival
+
+    assert response.status_code == 202, response.text
+    assert response.json() == {"status": "queued", "events": ["evt_1"]}
+    assert (count(live.ctx, webhook_intake), count(live.ctx, surveys)) == (1, 0)
+
+    live.clock.advance(timedelta(minutes=40))  # the worker was away for a while
+    assert live.worker().schedule_queued() == 1
+    assert count(live.ctx, webhook_intake) == 0
+    with live.ctx.engine.connect() as conn:
+        row = conn.execute(sa.select(surveys)).one()
+        event = conn.execute(sa.select(webhook_events)).one()
+    # The delay (1 hour), the dates and the throttle window count from the webhook's arrival.
+    assert (row.state, row.ticket_id) == ("scheduled", "T-1001")
+    assert row.created_at == arrived and row.due_at == arrived + timedelta(hours=1)
+    assert (event.outcome, event.received_at) == ("scheduled", arrived)
+
+
+def test_concurrent_posts_are_each_stored_before_their_answer_and_make_one_survey_per_event(queued: Live) -> None:
+    live = queued
+    bodies = [generic_event(n) for n in range(8)] + [generic_event(3)]  # and a redelivery of event 3
+    at = live.clock.now().timestamp()
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(lambda b: signed_post(live.url, b, at), bodies))
+
+    assert [a.status_code for a in answers] == [202] * 9
+    assert count(live.ctx, webhook_intake) == 9  # every 202 is a stored row
+    outcomes = Counter(s.outcome.status for s in WebhookIntake(live.ctx.surveys).drain_all())
+    assert outcomes == {"scheduled": 8, "duplicate": 1}
+    assert (count(live.ctx, surveys), count(live.ctx, webhook_intake)) == (8, 0)
+
+
+def test_sqlite_a_held_write_lock_delays_the_answer_but_never_the_event_loop(
+    make_live: Callable[..., Live], db_url: str
+) -> None:
+    live = make_live(database_url=db_url)
+    other = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a worker mid-write holds SQLite's one write lock
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(signed_post, live.url, generic_event(1), live.clock.now().timestamp())
+            time.sleep(0.5)
+            assert not answer.done()  # not stored yet, so not answered yet
+            started = time.monotonic()
+            assert httpx.get(f"{live.url}/livez", timeout=5).status_code == 200
+            assert time.monotonic() - started < 1.0  # the loop serves others meanwhile
+            other.execute("COMMIT")
+            response = answer.result(20)
+    finally:
+        other.close()
+    assert response.status_code == 202, response.text
+    assert count(live.ctx, webhook_intake) == 1
+
+
+def _refuse_intake(conn: sa.Connection) -> None:
+    """A trigger that makes the database refuse intake rows of event `evt_refused`."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON webhook_intake WHEN NEW.payload LIKE '%evt_refused%' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+        return
+    conn.exec_driver_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.payload LIKE '%%evt_refused%%' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+    )
+    conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON webhook_intake FOR EACH ROW EXECUTE FUNCTION refuse()")
+
+
+def test_a_write_the_database_refuses_is_a_503_and_the_redelivery_is_stored(queued: Live) -> None:
+    live = queued
+    with live.ctx.engine.begin() as conn:
+        _refuse_intake(conn)
+    refused = live.post_generic(generic_event(1, id="evt_refused"))
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "30"
+    assert count(live.ctx, webhook_intake) == 0  # nothing half-written
+
+    assert live.post_generic(generic_event(2)).status_code == 202  # the next write works
+    with live.ctx.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER refuse" + ("" if conn.dialect.name == "sqlite" else " ON webhook_intake"))
+    assert live.post_generic(generic_event(1, id="evt_refused")).status_code == 202  # the help desk redelivers
+    assert count(live.ctx, webhook_intake) == 2
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("NPS_BOT_TEST_POSTGRES_URL not set (CI sets it)")
+    yield from _pg_database(template=request.getfixturevalue("_pg_template"))
+
+
+def test_postgres_a_dropped_connection_is_replaced_without_losing_the_webhook(
+    make_live: Callable[..., Live], pg_url: str
+) -> None:
+    live = make_live(database_url=pg_url)
+    with httpx.Client(base_url=live.url, timeout=20) as plain:
+        queued = Live(live.ctx, live.url, plain, live.clock)
+        assert queued.post_generic(generic_event(1)).status_code == 202
+        with live.ctx.engine.connect() as conn:  # a restart or an idle timeout drops every other session
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        live.ctx.engine.dispose()
+        response = queued.post_generic(generic_event(2))
+    assert response.status_code == 202, response.text
+    assert count(live.ctx, webhook_intake) == 2
+
+
+def closing(n: int) -> Interaction:
+    return Interaction(
+        connector="generic", event_id=f"e{n}", ticket_id=f"T{n}", customer=Customer(email=f"c{n}@example.com")
+    )
+
+
+def store(ctx: AppContext, payloads: list[str]) -> None:
+    with ctx.engine.begin() as conn:
+        conn.execute(webhook_intake.insert(), [{"connector": "generic", "payload": p} for p in payloads])
+
+
+@pytest.fixture
+def core(any_db_url: str) -> Iterator[AppContext]:
+    ctx = services(any_db_url, datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
+    yield ctx
+    ctx.engine.dispose()
+
+
+def test_a_row_that_cannot_be_scheduled_is_kept_as_failed_and_the_rest_go_on(core: AppContext) -> None:
+    now = core.clock.now()
+    store(
+        core,
+        [
+            encode([closing(1)], now),
+            "{not json",
+            json.dumps({"received_at": now.isoformat(), "interactions": [{"connector": "generic"}]}),
+            encode([closing(2), closing(3)], now),
+        ],
+    )
+    intake = WebhookIntake(core.surveys)
+
+    scheduled = intake.drain()
+
+    assert sorted(s.interaction.event_id for s in scheduled) == ["e1", "e2", "e3"]
+    assert {s.outcome.status for s in scheduled} == {"scheduled"}
+    status = intake.status()
+    assert (status.pending, status.failed) == (0, 2)
+    assert status.errors == {"JSONDecodeError": 1, "ValidationError": 1}
+    assert intake.drain() == []  # failed rows are not retried by themselves...
+    assert intake.retry_failed() == 2  # ...but on demand (after a fix), and fail again here
+    assert intake.drain() == [] and intake.status().failed == 2
+    assert count(core, surveys) == 3
+
+
+def test_an_outage_mid_batch_leaves_every_row_queued(core: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = core.clock.now()
+    store(core, [encode([closing(n)], now) for n in range(3)])
+    real = SurveyService.schedule_in
+    calls = 0
+
+    def second_call_loses_the_database(self: SurveyService, conn: sa.Connection, *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return real(self, conn, *args)
+
+    monkeypatch.setattr(SurveyService, "schedule_in", second_call_loses_the_database)
+    intake = WebhookIntake(core.surveys)
+    with pytest.raises(sa.exc.OperationalError):
+        intake.drain()
+    assert (count(core, webhook_intake), count(core, surveys), count(core, webhook_events)) == (3, 0, 0)
+
+    monkeypatch.setattr(SurveyService, "schedule_in", real)
+    assert len(intake.drain()) == 3
+    assert (count(core, webhook_intake), count(core, surveys)) == (0, 3)
+
+
+def test_two_workers_draining_at_once_schedule_each_row_exactly_once(core: AppContext) -> None:
+    now = core.clock.now()
+    store(core, [encode([closing(n)], now) for n in range(120)])
+    taken: list[list[int]] = [[], []]
+    failures: list[BaseException] = []
+
+    def work(mine: list[int]) -> None:
+        intake = WebhookIntake(core.surveys)
+        try:
+            while scheduled := intake.drain(10):
+                mine.extend(s.intake_id for s in scheduled)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(mine,)) for mine in taken]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures
+    assert not set(taken[0]) & set(taken[1])
+    assert len(taken[0]) + len(taken[1]) == 120
+    assert (count(core, surveys), count(core, webhook_intake)) == (120, 0)
+
+
+def test_the_worker_schedules_and_delivers_a_queued_webhook_in_one_poll(
+    make_live: Callable[..., Live], db_url: str
+) -> None:
+    live = make_live(database_url=db_url, survey_delay=timedelta(0))
+    with httpx.Client(base_url=live.url, timeout=20) as plain:
+        assert Live(live.ctx, live.url, plain, live.clock).post_generic(generic_event(1)).status_code == 202
+    live.worker().run_once()
+    with live.ctx.engine.connect() as conn:
+        assert conn.execute(sa.select(surveys.c.state)).scalar_one() == "sent"
