@@ -23,6 +23,7 @@ from nps_bot.models import Customer, Interaction
 from nps_bot.plugin import signing
 from nps_bot.store.schema import surveys, webhook_events, webhook_intake
 from nps_bot.surveys.intake import WebhookIntake, encode
+from nps_bot.surveys.privacy import forget, purge_older_than
 from nps_bot.surveys.service import SurveyService
 from tests.conftest import PG_URL, _pg_database
 from tests.support.app import GENERIC_SECRET, Live, generic_event, services
@@ -265,3 +266,26 @@ def test_the_worker_schedules_and_delivers_a_queued_webhook_in_one_poll(
     live.worker().run_once()
     with live.ctx.engine.connect() as conn:
         assert conn.execute(sa.select(surveys.c.state)).scalar_one() == "sent"
+
+
+def test_forget_drops_queued_webhooks_that_name_the_person_and_retention_drops_old_failed_ones(
+    core: AppContext,
+) -> None:
+    now = core.clock.now()
+    ruta = Interaction(
+        connector="generic", event_id="e-ruta", ticket_id="T1", customer=Customer(email="Ruta@Example.com")
+    )
+    store(core, [encode([ruta], now), encode([closing(2)], now), "{broken"])
+
+    erased = forget(core.engine, "RUTA@example.com", now, actor="test")
+
+    assert erased.queued == 1
+    with core.engine.connect() as conn:
+        left = conn.execute(sa.select(webhook_intake.c.payload).order_by(webhook_intake.c.id)).scalars().all()
+    assert not any("ruta@example.com" in p.lower() for p in left) and len(left) == 2
+    intake = WebhookIntake(core.surveys)
+    assert [s.interaction.event_id for s in intake.drain()] == ["e2"]
+    assert intake.status().failed == 1
+    assert purge_older_than(core.engine, now, now).queued == 0  # failed at `now`: not older
+    assert purge_older_than(core.engine, now + timedelta(days=1), now).queued == 1
+    assert intake.status().failed == 0

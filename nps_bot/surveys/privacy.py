@@ -3,13 +3,15 @@
 Both keep the anonymous facts reports are made of (score, kind, team, agent, channel, tags, segment
 attributes, dates), so every NPS figure stays the same, and erase what identifies or quotes the
 customer: e-mail, name, Slack id, identity keys, ticket subject, free-text comment, reply context,
-and unsent outbound events that carry them. Alerts already posted to Slack about those surveys are
-queued for an edit, so the messages lose the name and the comment too. An address that unsubscribed
-stays on the suppression list (keeping it is what honours the opt-out).
+unsent outbound events and webhooks waiting in the intake queue that carry them. Alerts already
+posted to Slack about those surveys are queued for an edit, so the messages lose the name and the
+comment too. An address that unsubscribed stays on the suppression list (keeping it is what honours
+the opt-out).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
@@ -21,7 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from nps_bot.models import PENDING_STATES, SurveyState
 from nps_bot.reporting.rollups import tracked
-from nps_bot.store.schema import alerts, customers, outbox, responses, surveys
+from nps_bot.store.schema import alerts, customers, outbox, responses, surveys, webhook_intake
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +35,13 @@ class Erased:
     comments: int
     withdrawn: int  # surveys that were still to be sent
     events: int  # outbound events not yet delivered
+    queued: int = 0  # webhooks waiting in the intake queue (or kept there as failed) that name them
 
     def __str__(self) -> str:
         return (
             f"{self.customers} customer record(s), {self.surveys} survey(s) "
             f"({self.comments} comment(s) erased, {self.withdrawn} unsent survey(s) withdrawn), "
-            f"{self.events} pending outbound event(s) dropped"
+            f"{self.events} pending outbound event(s) dropped, {self.queued} queued webhook(s) dropped"
         )
 
 
@@ -53,6 +56,11 @@ def forget(engine: Engine, email: str, now: datetime, *, actor: str) -> Erased:
         mine = sa.or_(by_key, surveys.c.customer_id.in_(people)) if people else by_key
         ids = list(conn.execute(sa.select(surveys.c.id).where(mine)).scalars())
         erased = _erase(conn, people, ids, now, reason="forgotten on request")
+        # Not yet scheduled: its survey would be withdrawn at once, and the row quotes the person.
+        queued = conn.execute(
+            webhook_intake.delete().where(sa.func.lower(webhook_intake.c.payload).contains(address, autoescape=True))
+        ).rowcount
+        erased = dataclasses.replace(erased, queued=int(queued or 0))
     log.warning("privacy: %s erased on request of %s", erased, actor)
     return erased
 
@@ -81,7 +89,11 @@ def purge_older_than(engine: Engine, cutoff: datetime, now: datetime) -> Erased:
             ).scalars()
         )
         erased = _erase(conn, people, ids, now, reason="past the retention period")
-    if erased.surveys or erased.customers:
+        failed = conn.execute(  # webhooks that failed to schedule and were never retried
+            webhook_intake.delete().where(webhook_intake.c.failed_at < cutoff)
+        ).rowcount
+        erased = dataclasses.replace(erased, queued=int(failed or 0))
+    if erased.surveys or erased.customers or erased.queued:
         log.info("privacy: retention purge before %s: %s", cutoff.date().isoformat(), erased)
     return erased
 
