@@ -79,7 +79,9 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    commands = ("serve", "worker", "migrate", "demo", "try", "digest", "import", "forget", "rollups", "template-link")
+    commands = (
+        "serve", "worker", "migrate", "demo", "try", "digest", "import", "forget", "rollups", "intake", "template-link",
+    )  # fmt: skip
     for command in (*commands, "config"):
         assert f"    {command} " in out, f"{command} has no help line"
 
@@ -143,3 +145,45 @@ def test_try_says_what_is_missing(
     err = capsys.readouterr().err
     assert err.startswith("nps-bot try: nothing answers at http://127.0.0.1:1") and len(err.splitlines()) == 1
     assert main(["try", "--email", "not-an-address"]) == 2
+
+
+def test_intake_shows_the_queue_drains_it_and_requeues_failed_rows(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from nps_bot.models import Customer, Interaction
+    from nps_bot.store import create_engine_for, migrate
+    from nps_bot.store.schema import webhook_intake
+    from nps_bot.surveys.intake import encode
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("NPS_BOT_DATABASE_URL", url)
+    engine = create_engine_for(url)
+    migrate(engine)
+    now = datetime.now(UTC)
+    closes = [
+        Interaction(connector="generic", event_id=f"e{n}", ticket_id=f"T{n}", customer=Customer()) for n in (1, 2)
+    ]
+    with engine.begin() as conn:
+        conn.execute(webhook_intake.insert(), [{"connector": "generic", "payload": encode([i], now)} for i in closes])
+        conn.execute(webhook_intake.insert(), [{"connector": "generic", "payload": encode([closes[0]], now)}])
+        conn.execute(webhook_intake.insert(), [{"connector": "generic", "payload": "{cut off"}])
+    engine.dispose()
+
+    assert main(["intake"]) == 0
+    assert capsys.readouterr().out == "waiting: 4, failed: 0\n"
+    assert main(["intake", "drain"]) == 0
+    assert capsys.readouterr().out == (
+        "scheduled the queued webhooks: 1 duplicate, 2 scheduled\n"
+        "waiting: 0, failed: 1\n"
+        "  1 failed with JSONDecodeError\n"
+    )
+    assert main(["intake", "retry"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "1 failed webhooks back in the queue; a worker schedules them", "waiting: 1, failed: 0",
+    ]  # fmt: skip
+    with create_engine_for(url).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(webhook_intake)).scalar_one() == 1
