@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pydantic
 import sqlalchemy as sa
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 BATCH = 50
 # Errors that leave the transaction unusable (an outage): the batch waits for the next poll.
 _OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError, sa.exc.TimeoutError)
+# A row this version cannot schedule: a value the database refuses, a payload it cannot read.
+_ROW_ERRORS = (sa.exc.SQLAlchemyError, pydantic.ValidationError, ValueError, KeyError, TypeError)
 
 
 def encode(interactions: Sequence[Interaction], received_at: datetime) -> str:
@@ -61,6 +64,13 @@ class IntakeStatus:
     errors: dict[str, int]  # error type -> failed rows
 
 
+def _driver(conn: Connection) -> Any:
+    """The DB-API cursor-capable connection under `conn` (savepoints without SQLAlchemy's compile)."""
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    return driver.cursor()
+
+
 class WebhookIntake:
     def __init__(self, service: SurveyService) -> None:
         self.service = service
@@ -81,8 +91,9 @@ class WebhookIntake:
             )
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            for intake_id, payload in conn.execute(query).all():
-                done.extend(self._schedule_row(conn, intake_id, payload))
+            rows = conn.execute(query).all()
+            if rows:
+                done = self._schedule_rows(conn, [(int(r[0]), str(r[1])) for r in rows])
         for item in done:  # committed: now the outcome is true
             log_outcome(item.interaction, item.outcome)
         return done
@@ -96,20 +107,39 @@ class WebhookIntake:
             if before == 0 or self.status().pending >= before:
                 return everything
 
-    def _schedule_row(self, conn: Connection, intake_id: int, payload: str) -> list[Scheduled]:
-        driver = conn.connection.dbapi_connection
-        assert driver is not None
-        cursor = driver.cursor()
+    def _schedule_rows(self, conn: Connection, rows: list[tuple[int, str]]) -> list[Scheduled]:
+        """The whole batch under one savepoint, and one DELETE: a row's own savepoint and DELETE were
+        three of its ten round trips on PostgreSQL. A row that fails undoes the batch, which is then
+        scheduled row by row, so only that row is kept as failed."""
+        driver = _driver(conn)
         # Through the driver: SQLAlchemy's begin_nested() compiles SAVEPOINT anew each time (PROFILE.md).
-        cursor.execute("SAVEPOINT intake_row")
+        driver.execute("SAVEPOINT intake_batch")
         try:
-            received_at, interactions = decode(payload)
-            scheduled = [Scheduled(intake_id, i, self.service.schedule_in(conn, i, received_at)) for i in interactions]
+            scheduled = [item for intake_id, payload in rows for item in self._schedule(conn, intake_id, payload)]
         except _OUTAGE:
             raise
-        except (sa.exc.SQLAlchemyError, pydantic.ValidationError, ValueError, KeyError, TypeError) as exc:
-            cursor.execute("ROLLBACK TO SAVEPOINT intake_row")
-            cursor.execute("RELEASE SAVEPOINT intake_row")
+        except _ROW_ERRORS:
+            driver.execute("ROLLBACK TO SAVEPOINT intake_batch")
+            driver.execute("RELEASE SAVEPOINT intake_batch")
+            return [item for intake_id, payload in rows for item in self._schedule_alone(conn, intake_id, payload)]
+        driver.execute("RELEASE SAVEPOINT intake_batch")
+        conn.execute(webhook_intake.delete().where(webhook_intake.c.id.in_([intake_id for intake_id, _ in rows])))
+        return scheduled
+
+    def _schedule(self, conn: Connection, intake_id: int, payload: str) -> list[Scheduled]:
+        received_at, interactions = decode(payload)
+        return [Scheduled(intake_id, i, self.service.schedule_in(conn, i, received_at)) for i in interactions]
+
+    def _schedule_alone(self, conn: Connection, intake_id: int, payload: str) -> list[Scheduled]:
+        driver = _driver(conn)
+        driver.execute("SAVEPOINT intake_row")
+        try:
+            scheduled = self._schedule(conn, intake_id, payload)
+        except _OUTAGE:
+            raise
+        except _ROW_ERRORS as exc:
+            driver.execute("ROLLBACK TO SAVEPOINT intake_row")
+            driver.execute("RELEASE SAVEPOINT intake_row")
             log.error("webhook intake row %d not scheduled (%s); kept as failed", intake_id, type(exc).__name__)
             conn.execute(
                 webhook_intake.update()
@@ -117,7 +147,7 @@ class WebhookIntake:
                 .values(failed_at=self.service.clock.now(), error=type(exc).__name__[:255])
             )
             return []
-        cursor.execute("RELEASE SAVEPOINT intake_row")
+        driver.execute("RELEASE SAVEPOINT intake_row")
         conn.execute(webhook_intake.delete().where(webhook_intake.c.id == intake_id))
         return scheduled
 
