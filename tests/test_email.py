@@ -33,8 +33,6 @@ FROM = "Acme Support <support@acme.example>"
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
 
-
-
 def email_env(port: int, **extra: str) -> dict[str, str]:
     return {
         "NPS_BOT_SMTP_URL": f"smtp://127.0.0.1:{port}?starttls=false",
@@ -50,7 +48,6 @@ def live(make_live: Callable[..., Live], smtp: tuple[Mailbox, int]) -> Live:
     return make_live(env=email_env(smtp[1]), delivery=["email"])
 
 
-
 def survey(live: Live, n: int) -> Any:
     with live.ctx.engine.connect() as conn:
         return conn.execute(sa.select(surveys).where(surveys.c.ticket_id == f"T-{1000 + n}")).one()
@@ -58,7 +55,7 @@ def survey(live: Live, n: int) -> Any:
 
 def send(live: Live, n: int = 1, **overrides: Any) -> Any:
     r = live.post_generic(generic_event(n, **overrides))
-    assert r.json()["status"] == "scheduled", r.json()
+    assert live.outcome(r)["status"] == "scheduled", r.json()
     live.clock.advance(timedelta(hours=1))
     live.worker().run_once()
     return survey(live, n)
@@ -144,7 +141,7 @@ def test_survey_email_end_to_end(live: Live, smtp: tuple[Mailbox, int], caplog: 
     # -- the next survey for that address is suppressed -----------------------------------------
     live.clock.advance(timedelta(days=90))  # long past throttling
     again = live.post_generic(generic_event(2, customer={"email": "Customer1@Example.com"}))
-    assert again.json() == {"status": "suppressed", "survey_id": 2, "reason": "unsubscribed"}
+    assert live.outcome(again) == {"status": "suppressed", "survey_id": 2, "reason": "unsubscribed"}
     live.clock.advance(timedelta(hours=1))
     live.worker().run_once()
     assert len(box.received) == 1

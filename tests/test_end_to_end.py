@@ -26,7 +26,7 @@ def live(make_live: Callable[..., Live], fake_slack: FakeSlack) -> Live:
 def test_webhook_to_dm_to_answer_to_summary(live: Live, fake_slack: FakeSlack) -> None:
     r = live.post_generic(generic_event(1))
     assert r.status_code == 202
-    assert r.json()["status"] == "scheduled"
+    assert live.outcome(r)["status"] == "scheduled"
     assert live.worker().run_once() == 0, "nothing is due before the delay"
 
     dm = deliver(live, fake_slack)
@@ -80,11 +80,11 @@ def test_webhook_to_dm_to_answer_to_summary(live: Live, fake_slack: FakeSlack) -
 def test_duplicate_webhook_makes_one_survey(live: Live) -> None:
     first = live.post_generic(generic_event(1))
     again = live.post_generic(generic_event(1))
-    assert first.json()["status"] == "scheduled"
+    assert live.outcome(first)["status"] == "scheduled"
     assert again.status_code == 202
-    assert again.json()["status"] == "duplicate"
+    assert live.outcome(again)["status"] == "duplicate"
     other_event_same_ticket = live.post_generic(generic_event(1, id="evt_other"))
-    assert other_event_same_ticket.json()["status"] == "rescheduled"
+    assert live.outcome(other_event_same_ticket)["status"] == "rescheduled"
     assert len(rows(live, surveys)) == 1
 
 
@@ -105,7 +105,7 @@ def test_bad_requests_are_refused_and_nothing_is_stored(live: Live) -> None:
     huge = live.post_generic(b"{" + b" " * (1024 * 1024) + b"}")
     assert huge.status_code == 413
     ignored = live.post_generic(generic_event(1, event="ticket.assigned"))
-    assert (ignored.status_code, ignored.json()["status"]) == (202, "ignored")
+    assert (ignored.status_code, live.outcome(ignored)["status"]) == (202, "ignored")
     unknown = live.http.post("/webhooks/nope", content=b"{}")
     assert unknown.status_code == 404
     assert rows(live, surveys) == []
@@ -197,10 +197,10 @@ def test_a_killed_workers_survey_is_picked_up_again(live: Live, fake_slack: Fake
 def test_throttled_customer_is_not_surveyed_twice(live: Live) -> None:
     live.post_generic(generic_event(1))
     second = live.post_generic(generic_event(2, customer={"email": "customer1@example.com"}))
-    assert second.json() == {"status": "suppressed", "survey_id": 2, "reason": "throttled: surveyed recently"}
+    assert live.outcome(second) == {"status": "suppressed", "survey_id": 2, "reason": "throttled: surveyed recently"}
     live.clock.advance(timedelta(days=31))
     third = live.post_generic(generic_event(3, customer={"email": "customer1@example.com"}))
-    assert third.json()["status"] == "scheduled"
+    assert live.outcome(third)["status"] == "scheduled"
 
 
 def test_typed_replies_in_the_dm_are_answers(live: Live, fake_slack: FakeSlack) -> None:

@@ -187,8 +187,6 @@ def test_help_desk_languages_pick_the_catalog(given: str, lang: str) -> None:
 # -- a "de-DE" customer end to end ------------------------------------------------------------------
 
 
-
-
 def de(key: str, **params: object) -> str:
     text = i18n.t("de", key, **params)
     assert text != i18n.t("en", key, **params)
@@ -202,7 +200,7 @@ def test_a_de_de_zendesk_customer_gets_slack_and_the_page_in_german(
     live = make_live(env={**ZENDESK_ENV, **slack_env(fake_slack)}, delivery=["slack"])
     fake_slack.add_user("U0RUTA", "ruta@example.com")
     body = load("zendesk", "trigger_solved.json", {"requester.locale": "de-DE", "requester.language": "German"})
-    assert post_zendesk(live, body).json()["status"] == "scheduled"
+    assert live.outcome(post_zendesk(live, body))["status"] == "scheduled"
     with live.ctx.engine.connect() as conn:
         row = conn.execute(sa.select(surveys)).one()
     assert row.language == "de"
@@ -239,7 +237,7 @@ def test_a_de_de_customer_gets_the_email_in_german(make_live: Callable[..., Live
         "NPS_BOT_SECRET_KEY": "test-secret-key-for-unsubscribe-links",
     }
     live = make_live(env=env, delivery=["email"])
-    assert live.post_generic(generic_event(1, customer={"language": "de-DE"})).json()["status"] == "scheduled"
+    assert live.outcome(live.post_generic(generic_event(1, customer={"language": "de-DE"})))["status"] == "scheduled"
     live.clock.advance(timedelta(hours=1))
     assert live.worker().run_once() == 1
 

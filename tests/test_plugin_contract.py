@@ -39,13 +39,13 @@ def test_third_party_connector_is_served(installed_plugin: Path, make_live: Call
     refused = live.http.post("/webhooks/tinydesk", content=body, headers={"x-tiny-token": "nope"})
     assert refused.status_code == 401
     r = live.http.post("/webhooks/tinydesk", content=body, headers={"x-tiny-token": "tiny-secret"})
-    assert (r.status_code, r.json()["status"]) == (202, "scheduled")
+    assert (r.status_code, live.outcome(r)["status"]) == (202, "scheduled")
     again = live.http.post("/webhooks/tinydesk", content=body, headers={"x-tiny-token": "tiny-secret"})
-    assert again.json()["status"] == "duplicate"
+    assert live.outcome(again)["status"] == "duplicate"
     ignored = live.http.post(
         "/webhooks/tinydesk", content=b'{"ticket": "TD-8"}', headers={"x-tiny-token": "tiny-secret"}
     )
-    assert ignored.json()["status"] == "ignored"
+    assert live.outcome(ignored)["status"] == "ignored"
 
 
 def test_without_the_package_there_is_no_such_connector(make_live: Callable[..., Live]) -> None:

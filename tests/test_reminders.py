@@ -29,10 +29,9 @@ AFTER = timedelta(hours=48)
 REMINDER_LT = i18n.t("lt", "survey.reminder")
 
 
-
 def schedule(live: Live, n: int = 1, **overrides: Any) -> None:
     r = live.post_generic(generic_event(n, **overrides))
-    assert r.status_code == 202 and r.json()["status"] == "scheduled", r.text
+    assert r.status_code == 202 and live.outcome(r)["status"] == "scheduled", r.text
 
 
 def dms(fake: FakeSlack) -> list[Call]:
@@ -190,7 +189,9 @@ def test_racing_workers_send_each_reminder_once(
 
 def test_a_help_desk_reply_is_never_repeated(make_live: Callable[..., Live]) -> None:
     live = make_live(env=CHATWOOT_ENV, delivery=["helpdesk"], survey_delay=timedelta(0), reminder_after=AFTER)
-    assert post_chatwoot(live, fixture("chatwoot", "status_changed_resolved.json")).json()["status"] == "scheduled"
+    assert (
+        live.outcome(post_chatwoot(live, fixture("chatwoot", "status_changed_resolved.json")))["status"] == "scheduled"
+    )
     with respx.mock(assert_all_called=False) as router:
         route = mock_chatwoot(router)
         assert live.worker().run_once() == 1
@@ -202,8 +203,6 @@ def test_a_help_desk_reply_is_never_repeated(make_live: Callable[..., Live]) -> 
 
 
 # -- e-mail -----------------------------------------------------------------------------------------
-
-
 
 
 def body(msg: EmailMessage, kind: str) -> str:

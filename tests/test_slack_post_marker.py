@@ -36,7 +36,7 @@ def live(make_live: Callable[..., Live], fake_slack: FakeSlack, any_db_url: str)
 
 def schedule(live: Live, **customer: Any) -> int:
     r = live.post_generic(generic_event(1, customer=customer) if customer else generic_event(1))
-    assert r.status_code == 202 and r.json()["status"] == "scheduled", r.text
+    assert r.status_code == 202 and live.outcome(r)["status"] == "scheduled", r.text
     live.clock.advance(timedelta(hours=1))  # the survey delay
     return int(only_survey(live).id)
 

@@ -143,7 +143,8 @@ class PostgresIntake:
                 batch, self._pending = self._pending, []
                 try:
                     rows = [row for row, _ in batch]
-                    await asyncio.wait_for(self._insert(lane, rows), PG_BATCH_TIMEOUT_SECONDS)
+                    async with asyncio.timeout(PG_BATCH_TIMEOUT_SECONDS):  # no extra task, as wait_for makes
+                        await self._insert(lane, rows)
                 except Exception as exc:  # any failure: not stored, the sender retries
                     await self._discard(lane)
                     log.error("webhook intake: batch of %d not stored (%s)", len(batch), type(exc).__name__)

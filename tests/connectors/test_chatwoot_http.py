@@ -24,7 +24,7 @@ def test_resolved_conversation_schedules_survey_with_parsed_fields(live: Live) -
     response = post_chatwoot(live, fixture("chatwoot", "status_changed_resolved.json"), delivery="b3c1c6e2-delivery")
 
     assert response.status_code == 202, response.text
-    assert response.json()["status"] == "scheduled"
+    assert live.outcome(response)["status"] == "scheduled"
     [row] = rows(live)
     assert row.connector == "chatwoot"
     assert row.ticket_id == "10"
@@ -51,23 +51,25 @@ def test_duplicate_delivery_makes_one_survey(live: Live) -> None:
     first = post_chatwoot(live, body)
     second = post_chatwoot(live, body)
 
-    assert first.json()["status"] == "scheduled"
+    assert live.outcome(first)["status"] == "scheduled"
     assert second.status_code == 202
-    assert second.json()["status"] == "duplicate"
+    assert live.outcome(second)["status"] == "duplicate"
     assert len(rows(live)) == 1
 
 
 def test_reopen_before_send_holds_then_next_resolve_reschedules(live: Live) -> None:
-    assert post_chatwoot(live, fixture("chatwoot", "status_changed_resolved.json")).json()["status"] == "scheduled"
+    assert (
+        live.outcome(post_chatwoot(live, fixture("chatwoot", "status_changed_resolved.json")))["status"] == "scheduled"
+    )
 
     held = post_chatwoot(live, fixture("chatwoot", "status_changed_open.json"))
-    assert held.json()["status"] == "on_hold"
+    assert live.outcome(held)["status"] == "on_hold"
     assert rows(live)[0].state == "on_hold"
 
     live.clock.advance(timedelta(minutes=10))
     again = fixture("chatwoot", "status_changed_resolved.json")
     again["updated_at"] = 1795169340.0  # 10:09:00; no new message, so `timestamp` is unchanged
-    assert post_chatwoot(live, again).json()["status"] == "rescheduled"
+    assert live.outcome(post_chatwoot(live, again))["status"] == "rescheduled"
     [row] = rows(live)
     assert row.state == "scheduled"
     assert row.due_at.isoformat() == "2026-11-20T11:09:00+00:00"
@@ -83,9 +85,9 @@ def test_second_resolve_of_an_older_version_without_updated_at_is_not_a_duplicat
     post_chatwoot(live, resolved)
     assert rows(live)[0].closed_at == live.clock.now()  # no close time in the payload: now
 
-    assert post_chatwoot(live, reopened).json()["status"] == "on_hold"
+    assert live.outcome(post_chatwoot(live, reopened))["status"] == "on_hold"
     live.clock.advance(timedelta(minutes=5))
-    assert post_chatwoot(live, resolved).json()["status"] == "rescheduled"
+    assert live.outcome(post_chatwoot(live, resolved))["status"] == "rescheduled"
     assert rows(live)[0].state == "scheduled"
 
 
@@ -95,7 +97,7 @@ def test_bot_inbox_pending_after_resolved_holds_the_survey(live: Live) -> None:
     pending["status"] = "pending"
     pending["changed_attributes"] = [{"status": {"previous_value": "resolved", "current_value": "pending"}}]
 
-    assert post_chatwoot(live, pending).json()["status"] == "on_hold"
+    assert live.outcome(post_chatwoot(live, pending))["status"] == "on_hold"
 
 
 def test_deprecated_resolved_and_opened_events_are_understood(live: Live) -> None:
@@ -103,9 +105,9 @@ def test_deprecated_resolved_and_opened_events_are_understood(live: Live) -> Non
     resolved["event"] = "conversation_resolved"
     del resolved["changed_attributes"]
     resolved["status"] = "open"  # as in the docs' conversation_resolved sample: the event decides
-    assert post_chatwoot(live, resolved).json()["status"] == "scheduled"
+    assert live.outcome(post_chatwoot(live, resolved))["status"] == "scheduled"
 
     opened = fixture("chatwoot", "status_changed_open.json")
     opened["event"] = "conversation_opened"
     del opened["changed_attributes"]
-    assert post_chatwoot(live, opened).json()["status"] == "on_hold"
+    assert live.outcome(post_chatwoot(live, opened))["status"] == "on_hold"

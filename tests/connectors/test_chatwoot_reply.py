@@ -24,8 +24,8 @@ def replying(make_live: Callable[..., Live]) -> Live:
 
 def schedule_due(live: Live) -> int:
     response = post_chatwoot(live, fixture("chatwoot", "status_changed_resolved.json"))
-    assert response.json()["status"] == "scheduled", response.text
-    return int(response.json()["survey_id"])
+    assert live.outcome(response)["status"] == "scheduled", response.text
+    return int(live.outcome(response)["survey_id"])
 
 
 def test_reply_back_posts_an_outgoing_public_message(replying: Live, caplog: pytest.LogCaptureFixture) -> None:
@@ -55,7 +55,7 @@ def test_reply_back_posts_an_outgoing_public_message(replying: Live, caplog: pyt
 def test_reply_back_without_account_id_is_unavailable(replying: Live) -> None:
     body = fixture("chatwoot", "status_changed_resolved.json")
     body["messages"] = []
-    assert post_chatwoot(replying, body).json()["status"] == "scheduled"
+    assert replying.outcome(post_chatwoot(replying, body))["status"] == "scheduled"
 
     with respx.mock(assert_all_called=False) as router:
         route = mock_chatwoot(router)

@@ -24,7 +24,7 @@ def test_resolved_rule_schedules_and_stores_the_survey(live: Live) -> None:
     response = post_freshdesk(live, fixture("freshdesk", "rule_resolved.json"))
 
     assert response.status_code == 202, response.text
-    assert response.json()["status"] == "scheduled"
+    assert live.outcome(response)["status"] == "scheduled"
     [row] = rows(live)
     assert (row.connector, row.ticket_id, row.state, row.language) == ("freshdesk", "4821", "scheduled", "lt")
     assert row.agent_name == "Ona Petraitė"
@@ -42,23 +42,23 @@ def test_resolved_rule_schedules_and_stores_the_survey(live: Live) -> None:
 def test_duplicate_delivery_makes_one_survey(live: Live) -> None:
     body = fixture("freshdesk", "rule_resolved.json")
 
-    assert post_freshdesk(live, body).json()["status"] == "scheduled"
+    assert live.outcome(post_freshdesk(live, body))["status"] == "scheduled"
     second = post_freshdesk(live, body)
 
     assert second.status_code == 202
-    assert second.json()["status"] == "duplicate"
+    assert live.outcome(second)["status"] == "duplicate"
     assert len(rows(live)) == 1
 
 
 def test_reopen_before_send_holds_then_next_resolve_reschedules(live: Live) -> None:
-    assert post_freshdesk(live, fixture("freshdesk", "rule_resolved.json")).json()["status"] == "scheduled"
-    assert post_freshdesk(live, fixture("freshdesk", "rule_reopened.json")).json()["status"] == "on_hold"
+    assert live.outcome(post_freshdesk(live, fixture("freshdesk", "rule_resolved.json")))["status"] == "scheduled"
+    assert live.outcome(post_freshdesk(live, fixture("freshdesk", "rule_reopened.json")))["status"] == "on_hold"
     assert rows(live)[0].state == "on_hold"
 
     live.clock.advance(timedelta(minutes=10))
     again = fixture("freshdesk", "rule_resolved.json")
     again["ticket"]["updated_at"] = "2026-11-20T10:09:00Z"
-    assert post_freshdesk(live, again).json()["status"] == "rescheduled"
+    assert live.outcome(post_freshdesk(live, again))["status"] == "rescheduled"
 
     [row] = rows(live)
     assert row.state == "scheduled"

@@ -54,7 +54,10 @@ def test_a_custom_done_status_name_can_be_listed() -> None:
 def test_reply_back_posts_into_a_ticket_in_a_custom_done_status(make_live: Callable[..., Live]) -> None:
     env = FRESHDESK_ENV | {"NPS_BOT_FRESHDESK_CLOSED_STATUSES": "4,5,6"}
     live = make_live(env=env, delivery=["helpdesk"], survey_delay=timedelta(0))
-    assert post_freshdesk(live, load("freshdesk", "rule_resolved.json", CUSTOM_DONE)).json()["status"] == "scheduled"
+    assert (
+        live.outcome(post_freshdesk(live, load("freshdesk", "rule_resolved.json", CUSTOM_DONE)))["status"]
+        == "scheduled"
+    )
     with respx.mock(assert_all_called=False) as router:
         routes = mock_freshdesk(router, statuses=(6, 2))  # our reply moved it to Open
         assert live.worker().run_once() == 1
@@ -68,12 +71,12 @@ def test_retries_of_a_close_without_updated_at_never_move_the_due_time(make_live
     live = make_live(env=FRESHDESK_ENV)
     body = load("freshdesk", "rule_resolved.json", {"ticket.updated_at": ""})  # the placeholder rendered empty
     first = post_freshdesk(live, body)
-    assert first.json()["status"] == "scheduled", first.text
+    assert live.outcome(first)["status"] == "scheduled", first.text
     [row] = rows(live)
     due = row.due_at
     for wait in (5, 30, 60):  # Freshdesk's documented retry schedule
         live.clock.advance(timedelta(minutes=wait))
         again = post_freshdesk(live, body)
-        assert (again.status_code, again.json()["status"]) == (202, "duplicate"), again.text
+        assert (again.status_code, live.outcome(again)["status"]) == (202, "duplicate"), again.text
     [row] = rows(live)
     assert row.due_at == due

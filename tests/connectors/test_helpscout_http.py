@@ -31,7 +31,7 @@ def test_closed_conversation_schedules_and_stores_the_survey(live: Live) -> None
     response = post_helpscout(live, fixture("helpscout", "convo_status_closed.json"))
 
     assert response.status_code == 202, response.text
-    assert response.json()["status"] == "scheduled"
+    assert live.outcome(response)["status"] == "scheduled"
     [row] = rows(live)
     assert (row.connector, row.ticket_id, row.state, row.language) == ("helpscout", "number-349", "scheduled", "lt")
     assert (row.team, row.agent_name) == ("Billing", "Ona Petraitė")
@@ -64,23 +64,23 @@ def test_agent_credit_can_go_to_the_closer_or_the_last_replier(make_live: Callab
 def test_duplicate_delivery_makes_one_survey(live: Live) -> None:
     body = fixture("helpscout", "convo_status_closed.json")
 
-    assert post_helpscout(live, body).json()["status"] == "scheduled"
+    assert live.outcome(post_helpscout(live, body))["status"] == "scheduled"
     second = post_helpscout(live, body)
 
     assert second.status_code == 202
-    assert second.json()["status"] == "duplicate"
+    assert live.outcome(second)["status"] == "duplicate"
     assert len(rows(live)) == 1
 
 
 def test_reopen_before_send_holds_then_next_close_reschedules(live: Live) -> None:
-    assert post_helpscout(live, fixture("helpscout", "convo_status_closed.json")).json()["status"] == "scheduled"
-    assert post_helpscout(live, fixture("helpscout", "convo_status_active.json")).json()["status"] == "on_hold"
+    assert live.outcome(post_helpscout(live, fixture("helpscout", "convo_status_closed.json")))["status"] == "scheduled"
+    assert live.outcome(post_helpscout(live, fixture("helpscout", "convo_status_active.json")))["status"] == "on_hold"
     assert rows(live)[0].state == "on_hold"
 
     live.clock.advance(timedelta(minutes=10))
     again = fixture("helpscout", "convo_status_closed.json")
     again["closedAt"] = again["userUpdatedAt"] = "2026-11-20T10:09:00Z"
-    assert post_helpscout(live, again).json()["status"] == "rescheduled"
+    assert live.outcome(post_helpscout(live, again))["status"] == "rescheduled"
 
     [row] = rows(live)
     assert row.state == "scheduled"
@@ -94,7 +94,7 @@ def test_customer_reply_to_a_closed_conversation_holds_the_survey(live: Live) ->
         live, fixture("helpscout", "convo_status_active.json"), event="convo.customer.reply.created"
     )
 
-    assert response.json()["status"] == "on_hold"
+    assert live.outcome(response)["status"] == "on_hold"
     assert rows(live)[0].state == "on_hold"
 
 
@@ -123,11 +123,11 @@ def test_the_webhook_and_the_emails_survey_link_make_one_survey(
         assert live.http.get(f"{parts.path}?{parts.query}").status_code == 303
 
     if webhook_first:
-        assert post_helpscout(live, body).json()["status"] == "scheduled"
+        assert live.outcome(post_helpscout(live, body))["status"] == "scheduled"
         click()
     else:
         click()
-        assert post_helpscout(live, body).json()["status"] == "duplicate"
+        assert live.outcome(post_helpscout(live, body))["status"] == "duplicate"
 
     [row] = rows(live)
     assert (row.ticket_id, row.state, row.delivery_channel) == ("number-349", "sent", "link")

@@ -29,7 +29,7 @@ def replying(make_live: Callable[..., Live]) -> Live:
 
 def schedule_due(live: Live, body: dict[str, Any] | None = None) -> None:
     response = post_helpscout(live, body or fixture("helpscout", "convo_status_closed.json"))
-    assert response.json()["status"] == "scheduled", response.text
+    assert live.outcome(response)["status"] == "scheduled", response.text
 
 
 def test_reply_back_posts_the_survey_and_keeps_the_conversation_closed(

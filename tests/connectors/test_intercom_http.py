@@ -24,7 +24,7 @@ def test_admin_close_schedules_and_stores_the_survey(live: Live) -> None:
     response = post_intercom(live, fixture("intercom", "conversation_admin_closed.json"))
 
     assert response.status_code == 202, response.text
-    assert response.json()["status"] == "scheduled"
+    assert live.outcome(response)["status"] == "scheduled"
     [row] = rows(live)
     assert (row.connector, row.ticket_id, row.state, row.language) == ("intercom", "137324500000123", "scheduled", "lt")
     assert (row.team, row.agent_id, row.agent_name) == ("Billing", "5017690", "Ona Petraitė")
@@ -42,7 +42,7 @@ def test_contact_known_only_by_id_is_still_surveyed_and_throttled_by_id(live: Li
     item["source"]["author"] = {"type": "admin", "id": "5017690", "name": "Ona Petraitė", "email": "ona@acme.example"}
     item["source"]["delivered_as"] = "admin_initiated"
 
-    assert post_intercom(live, body).json()["status"] == "scheduled"
+    assert live.outcome(post_intercom(live, body))["status"] == "scheduled"
     [row] = rows(live)
     assert row.customer_key == "intercom:6571f1a2b3c4d5e6f7a8b9c0"
     with live.ctx.engine.connect() as conn:
@@ -52,25 +52,30 @@ def test_contact_known_only_by_id_is_still_surveyed_and_throttled_by_id(live: Li
 def test_duplicate_delivery_makes_one_survey(live: Live) -> None:
     body = fixture("intercom", "conversation_admin_closed.json")
 
-    assert post_intercom(live, body).json()["status"] == "scheduled"
+    assert live.outcome(post_intercom(live, body))["status"] == "scheduled"
     body["delivery_attempts"] = 2  # Intercom's retry of the same notification
     second = post_intercom(live, body)
 
     assert second.status_code == 202
-    assert second.json()["status"] == "duplicate"
+    assert live.outcome(second)["status"] == "duplicate"
     assert len(rows(live)) == 1
 
 
 def test_reopen_before_send_holds_then_next_close_reschedules(live: Live) -> None:
-    assert post_intercom(live, fixture("intercom", "conversation_admin_closed.json")).json()["status"] == "scheduled"
-    assert post_intercom(live, fixture("intercom", "conversation_admin_opened.json")).json()["status"] == "on_hold"
+    assert (
+        live.outcome(post_intercom(live, fixture("intercom", "conversation_admin_closed.json")))["status"]
+        == "scheduled"
+    )
+    assert (
+        live.outcome(post_intercom(live, fixture("intercom", "conversation_admin_opened.json")))["status"] == "on_hold"
+    )
     assert rows(live)[0].state == "on_hold"
 
     live.clock.advance(timedelta(minutes=10))
     again = fixture("intercom", "conversation_admin_closed.json")
     again["id"] = "notif_0d5e7f11-2b3c-4d5e-8f90-a1b2c3d4e5f6"
     again["data"]["item"]["statistics"]["last_close_at"] = 1795169340  # 10:09:00
-    assert post_intercom(live, again).json()["status"] == "rescheduled"
+    assert live.outcome(post_intercom(live, again))["status"] == "rescheduled"
 
     [row] = rows(live)
     assert row.state == "scheduled"
@@ -82,5 +87,5 @@ def test_customer_reply_that_reopens_holds_the_survey(live: Live) -> None:
 
     response = post_intercom(live, fixture("intercom", "conversation_user_replied.json"))
 
-    assert response.json()["status"] == "on_hold"
+    assert live.outcome(response)["status"] == "on_hold"
     assert rows(live)[0].state == "on_hold"

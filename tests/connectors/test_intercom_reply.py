@@ -27,7 +27,7 @@ def replying(make_live: Callable[..., Live]) -> Live:
 
 def schedule_due(live: Live) -> None:
     response = post_intercom(live, fixture("intercom", "conversation_admin_closed.json"))
-    assert response.json()["status"] == "scheduled", response.text
+    assert live.outcome(response)["status"] == "scheduled", response.text
 
 
 def test_reply_back_posts_an_admin_comment(replying: Live, caplog: pytest.LogCaptureFixture) -> None:

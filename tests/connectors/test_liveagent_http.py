@@ -51,7 +51,7 @@ FORM = (FIXTURES / "liveagent" / "rule_resolved.form.txt").read_bytes().strip()
 def test_resolved_ticket_schedules_a_survey_with_every_field_stored(live: Live, body: Any, content_type: str) -> None:
     response = post_liveagent(live, body, headers={"content-type": content_type})
     assert response.status_code == 202, response.text
-    assert response.json()["status"] == "scheduled"
+    assert live.outcome(response)["status"] == "scheduled"
     row = survey(live)
     assert (row.connector, row.ticket_id, row.kind) == ("liveagent", "a9f3c2d1", "nps")
     assert (row.agent_id, row.agent_name) == ("7c1e9b02", "Ona Petraitė")
@@ -106,22 +106,22 @@ def test_other_statuses_are_202_ignored_and_nothing_stored(live: Live) -> None:
 def test_duplicate_delivery_makes_one_survey(live: Live) -> None:
     first = post_liveagent(live, fixture("liveagent", "rule_resolved.json"))
     again = post_liveagent(live, fixture("liveagent", "rule_resolved.json"))
-    assert first.json()["status"] == "scheduled"
+    assert live.outcome(first)["status"] == "scheduled"
     assert again.status_code == 202
-    assert again.json()["status"] == "duplicate"
+    assert live.outcome(again)["status"] == "duplicate"
     assert len(rows(live, surveys)) == 1
 
 
 def test_reopen_before_send_holds_then_next_close_reschedules(live: Live, router: respx.MockRouter) -> None:
-    assert post_liveagent(live, fixture("liveagent", "rule_resolved.json")).json()["status"] == "scheduled"
+    assert live.outcome(post_liveagent(live, fixture("liveagent", "rule_resolved.json")))["status"] == "scheduled"
     reopened = post_liveagent(live, fixture("liveagent", "rule_reopened.json"))
-    assert reopened.json()["status"] == "on_hold"
+    assert live.outcome(reopened)["status"] == "on_hold"
     assert survey(live).state == "on_hold"
     live.clock.advance(timedelta(hours=2))
     assert live.worker().run_once() == 0, "a survey on hold is not sent"
     closed_again = fixture("liveagent", "rule_resolved.json") | {"changed_at": "2026-11-20 12:30:00"}
     response = post_liveagent(live, closed_again)
-    assert response.json()["status"] == "rescheduled"
+    assert live.outcome(response)["status"] == "rescheduled"
     row = survey(live)
     assert row.state == "scheduled"
     assert row.closed_at == datetime(2026, 11, 20, 12, 30, tzinfo=UTC)

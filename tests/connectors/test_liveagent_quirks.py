@@ -32,7 +32,7 @@ def replying(make_live: Callable[..., Live], **env: str) -> Live:
 
 def deliver(live: Live, status: str) -> tuple[respx.Route, respx.Route]:
     response = post_liveagent(live, load("liveagent", "rule_resolved.json", {"status": status}))
-    assert response.json()["status"] == "scheduled", response.text
+    assert live.outcome(response)["status"] == "scheduled", response.text
     with respx.mock(assert_all_called=False) as router:
         router.route(host="127.0.0.1").pass_through()
         message = router.post(LIVEAGENT_MESSAGES_URL).respond(200, json={"response": {"status": "OK"}})

@@ -41,7 +41,10 @@ def router() -> Iterator[respx.MockRouter]:
 
 
 def schedule(live: Live, **overrides: Any) -> None:
-    assert post_liveagent(live, fixture("liveagent", "rule_resolved.json") | overrides).json()["status"] == "scheduled"
+    assert (
+        live.outcome(post_liveagent(live, fixture("liveagent", "rule_resolved.json") | overrides))["status"]
+        == "scheduled"
+    )
 
 
 def test_reply_back_posts_the_survey_and_keeps_the_ticket_resolved(sending: Live, router: respx.MockRouter) -> None:

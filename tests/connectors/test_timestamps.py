@@ -143,6 +143,6 @@ def test_intercom_2x_close_with_iso_statistics_schedules_over_http(make_live: Ca
     live = make_live(env=h.INTERCOM_ENV)
     response = h.post_intercom(live, intercom_2x_item())
     assert response.status_code == 202, response.text
-    assert response.json()["status"] == "scheduled"
+    assert live.outcome(response)["status"] == "scheduled"
     [row] = rows(live)
     assert row.closed_at.replace(tzinfo=UTC) == CLOSE

@@ -24,7 +24,7 @@ def test_trigger_solved_schedules_and_stores_the_survey(live: Live) -> None:
     response = post_zendesk(live, fixture("zendesk", "trigger_solved.json"))
 
     assert response.status_code == 202, response.text
-    assert response.json()["status"] == "scheduled"
+    assert live.outcome(response)["status"] == "scheduled"
     [row] = rows(live)
     assert (row.connector, row.ticket_id, row.state) == ("zendesk", "35436", "scheduled")
     assert (row.agent_id, row.agent_name, row.team, row.channel) == ("235324", "Ona Petraitė", "Billing", "web_form")
@@ -45,7 +45,7 @@ def test_trigger_solved_schedules_and_stores_the_survey(live: Live) -> None:
 def test_status_changed_event_without_language_gets_the_default(live: Live) -> None:
     response = post_zendesk(live, fixture("zendesk", "event_status_changed_solved.json"), invocation=None)
 
-    assert response.json()["status"] == "scheduled", response.text
+    assert live.outcome(response)["status"] == "scheduled", response.text
     [row] = rows(live)
     assert row.language == "en"
     assert row.customer_key == "zendesk:8447388090495"
@@ -53,14 +53,20 @@ def test_status_changed_event_without_language_gets_the_default(live: Live) -> N
 
 
 def test_event_reopen_then_solve_again_reschedules_one_survey(live: Live) -> None:
-    assert post_zendesk(live, fixture("zendesk", "event_status_changed_solved.json")).json()["status"] == "scheduled"
-    assert post_zendesk(live, fixture("zendesk", "event_status_changed_reopened.json")).json()["status"] == "on_hold"
+    assert (
+        live.outcome(post_zendesk(live, fixture("zendesk", "event_status_changed_solved.json")))["status"]
+        == "scheduled"
+    )
+    assert (
+        live.outcome(post_zendesk(live, fixture("zendesk", "event_status_changed_reopened.json")))["status"]
+        == "on_hold"
+    )
     assert rows(live)[0].state == "on_hold"
 
     again = fixture("zendesk", "event_status_changed_solved.json")
     again["id"] = "5d6e7f80-9a0b-4c1d-8e2f-3a4b5c6d7e8f"
     again["time"] = "2026-11-20T09:59:30Z"
-    assert post_zendesk(live, again).json()["status"] == "rescheduled"
+    assert live.outcome(post_zendesk(live, again))["status"] == "rescheduled"
 
     [row] = rows(live)
     assert row.state == "scheduled"
@@ -72,19 +78,20 @@ def test_duplicate_delivery_makes_one_survey(live: Live) -> None:
     first = post_zendesk(live, body, invocation="8350205582")
     second = post_zendesk(live, body, invocation="8350205582")
 
-    assert first.json()["status"] == "scheduled"
+    assert live.outcome(first)["status"] == "scheduled"
     assert second.status_code == 202
-    assert second.json()["status"] == "duplicate"
+    assert live.outcome(second)["status"] == "duplicate"
     assert len(rows(live)) == 1
 
 
 def test_reopen_before_send_holds_then_next_solve_reschedules(live: Live) -> None:
     assert (
-        post_zendesk(live, fixture("zendesk", "trigger_solved.json"), invocation="1001").json()["status"] == "scheduled"
+        live.outcome(post_zendesk(live, fixture("zendesk", "trigger_solved.json"), invocation="1001"))["status"]
+        == "scheduled"
     )
 
     held = post_zendesk(live, fixture("zendesk", "trigger_reopened.json"), invocation="1002")
-    assert held.json()["status"] == "on_hold"
+    assert live.outcome(held)["status"] == "on_hold"
     assert rows(live)[0].state == "on_hold"
 
     live.clock.advance(timedelta(minutes=10))
@@ -92,7 +99,7 @@ def test_reopen_before_send_holds_then_next_solve_reschedules(live: Live) -> Non
     solved_again["ticket"]["updated_at"] = "2026-11-20T10:09Z"
     again = post_zendesk(live, solved_again, invocation="1003")
 
-    assert again.json()["status"] == "rescheduled"
+    assert live.outcome(again)["status"] == "rescheduled"
     [row] = rows(live)
     assert row.state == "scheduled"
     assert row.due_at.isoformat() == "2026-11-20T11:09:00+00:00"

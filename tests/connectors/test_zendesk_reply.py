@@ -28,8 +28,8 @@ def replying(make_live: Callable[..., Live]) -> Live:
 
 def schedule_due(live: Live) -> int:
     response = post_zendesk(live, fixture("zendesk", "trigger_solved.json"))
-    assert response.json()["status"] == "scheduled", response.text
-    return int(response.json()["survey_id"])
+    assert live.outcome(response)["status"] == "scheduled", response.text
+    return int(live.outcome(response)["survey_id"])
 
 
 def test_reply_back_posts_a_public_comment_and_keeps_the_ticket_solved(
