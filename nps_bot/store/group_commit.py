@@ -2,9 +2,11 @@
 
 SQLite takes one writer at a time; eight request threads each opening their own write transaction
 queue up inside SQLite's busy handler, which sleeps in growing steps (the p99 of seconds we measured).
-Here request handlers hand their write to a queue instead; one thread takes everything waiting, runs
-each job in its own SAVEPOINT inside one `BEGIN IMMEDIATE` transaction and commits once. A job's
-future is resolved only after the COMMIT that holds its rows, so a 2xx still means "stored".
+Here writers hand their job to a queue instead; one thread takes everything waiting, runs each job in
+its own SAVEPOINT inside one `BEGIN IMMEDIATE` transaction and commits once. A job's future is
+resolved only after the COMMIT that holds its rows, so a 2xx still means "stored". The webhook intake
+(store/intake.py) sends its rows here when another process holds the lock: this thread waits for it,
+the event loop does not.
 
 - a job that raises rolls back to its savepoint: only that job fails, the rest of the batch commits;
 - a failed COMMIT (or a database that is unavailable) fails every job of that batch, and only those;

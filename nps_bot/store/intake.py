@@ -97,7 +97,7 @@ class SqliteIntake:
         try:
             conn.executemany(_SQLITE_INSERT, [row for row, _ in batch])
             conn.commit()
-        except sqlite3.Error as exc:
+        except Exception as exc:  # whatever it is, every waiting request must get its answer
             with contextlib.suppress(sqlite3.Error):
                 conn.rollback()
             log.error("webhook intake: batch of %d not stored (%s)", len(batch), type(exc).__name__)
