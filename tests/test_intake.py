@@ -23,6 +23,7 @@ from nps_bot.models import Customer, Interaction
 from nps_bot.plugin import signing
 from nps_bot.store.schema import surveys, webhook_events, webhook_intake
 from nps_bot.surveys.intake import WebhookIntake, encode
+from nps_bot.surveys.policy import SurveyPolicy
 from nps_bot.surveys.privacy import forget, purge_older_than
 from nps_bot.surveys.service import SurveyService
 from tests.conftest import PG_URL, _pg_database
@@ -289,3 +290,23 @@ def test_forget_drops_queued_webhooks_that_name_the_person_and_retention_drops_o
     assert purge_older_than(core.engine, now, now).queued == 0  # failed at `now`: not older
     assert purge_older_than(core.engine, now + timedelta(days=1), now).queued == 1
     assert intake.status().failed == 0
+
+
+def test_any_error_scheduling_a_row_fails_that_row_only(core: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug or a value nothing foresaw must not block the queue: the row is kept as failed."""
+    now = core.clock.now()
+    store(core, [encode([closing(n)], now) for n in range(3)])
+    real = SurveyPolicy.exclusion
+
+    def breaks_on_ticket_1(self: SurveyPolicy, interaction: Interaction) -> str | None:
+        if interaction.ticket_id == "T1":
+            raise OverflowError("date value out of range")
+        return real(self, interaction)
+
+    monkeypatch.setattr(SurveyPolicy, "exclusion", breaks_on_ticket_1)
+    intake = WebhookIntake(core.surveys)
+
+    assert sorted(s.interaction.event_id for s in intake.drain()) == ["e0", "e2"]
+    assert intake.status().errors == {"OverflowError": 1}
+    assert intake.drain() == []  # not retried by itself: the queue moves on
+    assert count(core, surveys) == 2

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pydantic
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
@@ -32,8 +31,9 @@ log = logging.getLogger(__name__)
 BATCH = 50
 # Errors that leave the transaction unusable (an outage): the batch waits for the next poll.
 _OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError, sa.exc.TimeoutError)
-# A row this version cannot schedule: a value the database refuses, a payload it cannot read.
-_ROW_ERRORS = (sa.exc.SQLAlchemyError, pydantic.ValidationError, ValueError, KeyError, TypeError)
+# A row this version cannot schedule (a value the database refuses, a date that overflows, a payload it
+# cannot read, a bug): anything but an outage. Kept as failed, so one row never blocks the queue.
+_ROW_ERRORS = (Exception,)
 
 
 def encode(interactions: Sequence[Interaction], received_at: datetime) -> str:
