@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from nps_bot.app import AppContext
+from nps_bot.delivery.worker import Worker
 from nps_bot.models import Customer, Interaction
 from nps_bot.plugin import signing
 from nps_bot.store.schema import surveys, webhook_events, webhook_intake
@@ -310,3 +311,18 @@ def test_any_error_scheduling_a_row_fails_that_row_only(core: AppContext, monkey
     assert intake.status().errors == {"OverflowError": 1}
     assert intake.drain() == []  # not retried by itself: the queue moves on
     assert count(core, surveys) == 2
+
+
+def test_a_backlog_is_scheduled_by_the_worker_once_per_row(core: AppContext) -> None:
+    """More than a batch waits: the worker's polls take it batch by batch, each row once."""
+    now = core.clock.now()
+    store(core, [encode([closing(n)], now) for n in range(130)])
+    worker = Worker(core, owner="test")
+    handled = 0
+    while scheduled := worker.schedule_queued():
+        handled += scheduled
+    assert handled == 130
+    assert (count(core, surveys), count(core, webhook_intake)) == (130, 0)
+    with core.engine.connect() as conn:
+        outcomes = conn.execute(sa.select(webhook_events.c.outcome, sa.func.count()).group_by(webhook_events.c.outcome))
+        assert dict(outcomes.all()) == {"scheduled": 130}
