@@ -42,6 +42,8 @@ RETRY_AFTER_SECONDS = 30
 DATABASE_OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 # Bodies up to this size are verified and parsed on the event loop by connectors that only compute.
 INLINE_PARSE_BYTES = 64 * 1024
+# How often `serve` checks that queued webhooks are being scheduled.
+INTAKE_WATCH_SECONDS = 60.0
 # Input that makes a parser fail this way is the sender's problem (4xx), not a server error.
 _BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
@@ -49,6 +51,26 @@ _BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, Overf
 def _insert_now(engine: sa.Engine, row: Row) -> None:
     with engine.begin() as conn:
         insert_rows(conn, [row])
+
+
+async def _watch_intake(ctx: AppContext) -> None:
+    """Say in the log when queued webhooks are not being scheduled (no worker running, or too few)."""
+    watcher = intake.WebhookIntake(ctx.surveys)
+    while True:
+        await asyncio.sleep(INTAKE_WATCH_SECONDS)
+        try:
+            warning = await run_in_threadpool(watcher.lag_warning, ctx.clock.now())
+        except Exception as exc:  # the database is away: /healthz says so; keep watching
+            log.debug("intake watch: %s", type(exc).__name__)
+            continue
+        if warning:
+            log.warning(warning)
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def create_app(ctx: AppContext) -> Starlette:
@@ -169,6 +191,8 @@ def create_app(ctx: AppContext) -> Starlette:
             # finished the open requests: every row already taken is committed or refused by then.
             app.state.intake_writer = intake_writer(ctx.engine)
             stack.push_async_callback(app.state.intake_writer.aclose)
+            watch = asyncio.create_task(_watch_intake(ctx))
+            stack.push_async_callback(_cancelled, watch)
             for plugin in ctx.integrations.values():
                 if isinstance(plugin, ProvidesLifespan):
                     await stack.enter_async_context(plugin.lifespan())

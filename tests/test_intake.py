@@ -18,6 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from nps_bot import web
 from nps_bot.app import AppContext
 from nps_bot.delivery.worker import Worker
 from nps_bot.models import Customer, Interaction
@@ -326,3 +327,23 @@ def test_a_backlog_is_scheduled_by_the_worker_once_per_row(core: AppContext) -> 
     with core.engine.connect() as conn:
         outcomes = conn.execute(sa.select(webhook_events.c.outcome, sa.func.count()).group_by(webhook_events.c.outcome))
         assert dict(outcomes.all()) == {"scheduled": 130}
+
+
+def test_serve_says_in_its_log_when_queued_webhooks_wait_too_long(
+    make_live: Callable[..., Live], db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(web, "INTAKE_WATCH_SECONDS", 0.05)
+    live = make_live(database_url=db_url)  # no worker: nothing drains
+    intake = WebhookIntake(live.ctx.surveys)
+    with httpx.Client(base_url=live.url, timeout=20) as plain:
+        assert Live(live.ctx, live.url, plain, live.clock).post_generic(generic_event(1)).status_code == 202
+    assert intake.lag_warning(live.clock.now() + timedelta(minutes=4)) is None  # a worker may be on it
+
+    with caplog.at_level("WARNING", logger="nps_bot.web"):
+        live.clock.advance(timedelta(minutes=7))
+        deadline = time.monotonic() + 5
+        while not any("waited 7 min" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "no warning in serve's log"
+            time.sleep(0.05)
+    intake.drain()
+    assert intake.lag_warning(live.clock.now()) is None

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +29,8 @@ from nps_bot.surveys.service import SurveyService, log_outcome
 log = logging.getLogger(__name__)
 # Rows one transaction schedules: on SQLite it holds the write lock meanwhile (about 1 ms a row).
 BATCH = 50
+# Waiting longer than this means no worker is keeping up (a poll is 2 s): `serve` says so in its log.
+STALE_AFTER = timedelta(minutes=5)
 # Errors that leave the transaction unusable (an outage): the batch waits for the next poll.
 _OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError, sa.exc.TimeoutError)
 # A row this version cannot schedule (a value the database refuses, a date that overflows, a payload it
@@ -163,6 +165,33 @@ class WebhookIntake:
             ).all()
         by_error = {str(error): int(n) for error, n in errors}
         return IntakeStatus(int(pending or 0), sum(by_error.values()), by_error)
+
+    def oldest_waiting(self) -> datetime | None:
+        """When the oldest webhook still waiting arrived (None: nothing waits)."""
+        with self.engine.connect() as conn:
+            payload = conn.scalar(
+                sa.select(webhook_intake.c.payload)
+                .where(webhook_intake.c.failed_at.is_(None))
+                .order_by(webhook_intake.c.id)
+                .limit(1)
+            )
+        if payload is None:
+            return None
+        try:
+            return datetime.fromisoformat(json.loads(payload)["received_at"])
+        except (ValueError, KeyError, TypeError):
+            return None  # a row the drain will mark failed
+
+    def lag_warning(self, now: datetime) -> str | None:
+        """A line for the log when webhooks wait longer than a worker should ever leave them."""
+        oldest = self.oldest_waiting()
+        if oldest is None or now - oldest < STALE_AFTER:
+            return None
+        minutes = int((now - oldest).total_seconds() // 60)
+        return (
+            f"webhooks have waited {minutes} min to be scheduled: is `nps-bot worker` running "
+            "(or NPS_BOT_EMBEDDED_WORKER on)? `nps-bot intake` shows the queue"
+        )
 
     def retry_failed(self) -> int:
         """Put failed rows back in the queue (after the fix they waited for); how many."""
