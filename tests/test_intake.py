@@ -347,3 +347,25 @@ def test_serve_says_in_its_log_when_queued_webhooks_wait_too_long(
             time.sleep(0.05)
     intake.drain()
     assert intake.lag_warning(live.clock.now()) is None
+
+
+def test_sqlite_a_refused_write_through_the_writer_thread_is_a_503_too(
+    make_live: Callable[..., Live], db_url: str
+) -> None:
+    live = make_live(database_url=db_url)
+    with live.ctx.engine.begin() as conn:
+        _refuse_intake(conn)
+    other = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # busy: the row goes to the writer thread, which waits
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            body = generic_event(1, id="evt_refused")
+            answer = pool.submit(signed_post, live.url, body, live.clock.now().timestamp())
+            time.sleep(0.3)
+            other.execute("COMMIT")
+            response = answer.result(20)
+    finally:
+        other.close()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "30"
+    assert count(live.ctx, webhook_intake) == 0

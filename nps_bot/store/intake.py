@@ -83,7 +83,7 @@ class SqliteIntake:
     async def _through_writer(self, row: Row) -> None:
         try:
             await asyncio.wrap_future(self.fallback.submit(functools.partial(insert_rows, rows=[row])))
-        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError, WriterClosed) as exc:
+        except (sa.exc.SQLAlchemyError, WriterClosed) as exc:  # refused or unreachable: not stored
             raise IntakeUnavailable(type(exc).__name__) from exc
 
     def _flush(self) -> None:
@@ -93,6 +93,9 @@ class SqliteIntake:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:  # locked by another writer: never wait on the loop
             _settle(batch, False)
+            return
+        except Exception as exc:  # a connection that cannot be used (closed): not stored
+            _settle(batch, IntakeUnavailable(type(exc).__name__))
             return
         try:
             conn.executemany(_SQLITE_INSERT, [row for row, _ in batch])
