@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
@@ -130,9 +130,10 @@ def score_button(driver: WebDriver, score: int) -> WebElement:
 
 
 def wait_for_text(driver: WebDriver, text: str) -> None:
-    # The page may be replaced (a form posting) while it is read: retry on a stale or missing element.
-    wait = WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
-    wait.until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+    # The page may be replaced (a form posting) while it is read: a stale or missing element, or
+    # Chromium's "node does not belong to the document", means "not yet", so read again.
+    wait = WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,))
+    wait.until(lambda d: text in d.execute_script("return document.body ? document.body.innerText : ''"))
 
 
 def box(element: WebElement) -> dict[str, float]:
