@@ -54,7 +54,7 @@ def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
         settings.public_url,
     )
     uvicorn.run(
-        create_app(ctx),
+        create_app(ctx, freeze_after_start=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),

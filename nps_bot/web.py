@@ -73,7 +73,7 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
         await task
 
 
-def create_app(ctx: AppContext) -> Starlette:
+def create_app(ctx: AppContext, *, freeze_after_start: bool = False) -> Starlette:
     async def healthz(_: Request) -> Response:
         """Health: the process answers and the database does (503 otherwise); /readyz adds the integrations."""
 
@@ -202,9 +202,13 @@ def create_app(ctx: AppContext) -> Starlette:
                     target=worker.run_forever, args=(stop,), name="nps-worker", daemon=True
                 )
                 worker_thread.start()
-            # Everything built at start-up (settings, integrations, SQLAlchemy's and Bolt's caches) is
-            # kept for the process's life: out of the collector's sight, each collection scans less.
-            gc.freeze()
+            if freeze_after_start:
+                # Everything built at start-up (settings, integrations, SQLAlchemy's and Bolt's caches)
+                # lives as long as the process: out of the collector's sight, each collection scans
+                # less (bench/PROFILE.md). Only for `serve`'s own process: a test or an embedder that
+                # builds many apps must not freeze its garbage.
+                gc.collect()
+                gc.freeze()
             try:
                 yield
             finally:

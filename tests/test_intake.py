@@ -4,6 +4,7 @@ test's back (tests/support/app.draining_client does, for the other tests)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 import threading
@@ -23,6 +24,7 @@ from nps_bot.app import AppContext
 from nps_bot.delivery.worker import Worker
 from nps_bot.models import Customer, Interaction
 from nps_bot.plugin import signing
+from nps_bot.server import BackgroundServer
 from nps_bot.store.schema import surveys, webhook_events, webhook_intake
 from nps_bot.surveys.intake import WebhookIntake, encode
 from nps_bot.surveys.policy import SurveyPolicy
@@ -369,3 +371,14 @@ def test_sqlite_a_refused_write_through_the_writer_thread_is_a_503_too(
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "30"
     assert count(live.ctx, webhook_intake) == 0
+
+
+def test_only_serve_freezes_its_start_up_objects_out_of_the_collector(core: AppContext) -> None:
+    before = gc.get_freeze_count()
+    with BackgroundServer(web.create_app(core)):
+        assert gc.get_freeze_count() == before  # tests and embedders build many apps: nothing frozen
+    try:
+        with BackgroundServer(web.create_app(core, freeze_after_start=True)):
+            assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
