@@ -8,7 +8,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -26,7 +25,6 @@ from nps_bot.plugin.ports import (
 )
 from nps_bot.plugin.retry import backoff
 from nps_bot.surveys import unsubscribe
-from nps_bot.surveys.intake import BATCH as INTAKE_BATCH
 from nps_bot.surveys.intake import WebhookIntake
 
 log = logging.getLogger(__name__)
@@ -48,19 +46,13 @@ class Worker:
         return self.schedule_queued() + self.deliver_due() + self.remind_due() + self.run_jobs()
 
     def schedule_queued(self) -> int:
-        """Schedule waiting webhooks, batch by batch, for at most INTAKE_SECONDS (a burst of closed
-        tickets must not starve delivery); the rest waits for the next poll."""
-        deadline = time.monotonic() + INTAKE_SECONDS
-        handled = 0
+        """Schedule waiting webhooks for at most INTAKE_SECONDS (a burst of closed tickets must not
+        starve delivery); the rest waits for the next poll, which comes at once after a busy one."""
         try:
-            while not self.stop.is_set():
-                scheduled = self.intake.drain(INTAKE_BATCH)
-                handled += len(scheduled)
-                if len(scheduled) < INTAKE_BATCH or time.monotonic() > deadline:
-                    break
+            return len(self.intake.drain_for(INTAKE_SECONDS, self.stop))
         except Exception:  # an outage: the rows wait, delivery still gets its turn
             log.exception("scheduling queued webhooks failed; they wait for the next poll")
-        return handled
+            return 0
 
     def remind_due(self) -> int:
         # Part of the loop rather than a PeriodicJob: reminders go through this worker's channels.

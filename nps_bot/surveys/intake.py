@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,6 +82,25 @@ class WebhookIntake:
 
     def drain(self, limit: int = BATCH) -> list[Scheduled]:
         """Schedule up to `limit` of the oldest waiting rows in one transaction; what was scheduled."""
+        return self._take(limit)[1]
+
+    def drain_for(self, seconds: float | None = None, stop: threading.Event | None = None) -> list[Scheduled]:
+        """Drain batch by batch until the queue is empty, `seconds` have passed or `stop` is set."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        everything: list[Scheduled] = []
+        while not (stop and stop.is_set()):
+            taken, scheduled = self._take(BATCH)
+            everything.extend(scheduled)
+            if taken < BATCH or (deadline is not None and time.monotonic() > deadline):
+                break
+        return everything
+
+    def drain_all(self) -> list[Scheduled]:
+        """Drain until nothing is left waiting (tests and `nps-bot intake drain`)."""
+        return self.drain_for()
+
+    def _take(self, limit: int) -> tuple[int, list[Scheduled]]:
+        """(rows taken, what was scheduled): failed rows and multi-event rows make the two differ."""
         done: list[Scheduled] = []
         with self.engine.connect() as conn, conn.begin():
             if conn.dialect.name == "sqlite":
@@ -98,16 +119,7 @@ class WebhookIntake:
                 done = self._schedule_rows(conn, [(int(r[0]), str(r[1])) for r in rows])
         for item in done:  # committed: now the outcome is true
             log_outcome(item.interaction, item.outcome)
-        return done
-
-    def drain_all(self, limit: int = BATCH) -> list[Scheduled]:
-        """Drain until nothing is left waiting (tests and `nps-bot intake drain`)."""
-        everything: list[Scheduled] = []
-        while True:
-            before = self.status().pending
-            everything.extend(self.drain(limit))
-            if before == 0 or self.status().pending >= before:
-                return everything
+        return len(rows), done
 
     def _schedule_rows(self, conn: Connection, rows: list[tuple[int, str]]) -> list[Scheduled]:
         """The whole batch under one savepoint, and one DELETE: a row's own savepoint and DELETE were
