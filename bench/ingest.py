@@ -174,7 +174,7 @@ def run(db_url: str, label: str, *, rounds: int, requests: int) -> tuple[list[di
                             raise RuntimeError(f"{load.errors} webhooks not accepted ({label}): {err}")
                         samples.setdefault((kind, connections, side), []).append(load)
         serve_rss = peak_rss_mb(serve.pid)
-    worker_rss, drain = _worker_rss(db_url)
+    worker_rss, drain = _run_worker(db_url)
     rss = {"serve": serve_rss, "worker": worker_rss}
     rows = []
     for (kind, connections, side), loads in samples.items():
@@ -214,7 +214,7 @@ def run(db_url: str, label: str, *, rounds: int, requests: int) -> tuple[list[di
     return rows, rss
 
 
-def _worker_rss(db_url: str, limit_seconds: float = 120) -> tuple[float, dict[str, float]]:
+def _run_worker(db_url: str, limit_seconds: float = 120) -> tuple[float, dict[str, float]]:
     """Run `nps-bot worker` until it has scheduled every queued webhook and delivered every due survey
     (console channel): its peak RSS, and how fast it emptied the intake queue."""
     engine = create_engine_for(db_url)

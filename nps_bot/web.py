@@ -160,8 +160,9 @@ def create_app(ctx: AppContext, *, freeze_after_start: bool = False) -> Starlett
         if not interactions:
             log.info("webhook %s ignored: %s", name, parsed.ignored)
             return JSONResponse({"status": "ignored", "reason": parsed.ignored}, status_code=202)
-        log.info("webhook %s queued: %s", name, ", ".join(i.event_id for i in interactions))
-        return JSONResponse({"status": "queued", "events": [i.event_id for i in interactions]}, status_code=202)
+        events = [i.event_id for i in interactions]
+        log.info("webhook %s queued: %s", name, events)  # formatted only when INFO is on
+        return JSONResponse({"status": "queued", "events": events}, status_code=202)
 
     theme = PageTheme.from_settings(ctx.settings)  # the hosted pages' branding and security headers
     routes: list[BaseRoute] = [
