@@ -13,9 +13,10 @@ import signal
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nps_bot import logs
 from nps_bot.reporting.periods import PERIOD_HELP
@@ -192,72 +193,69 @@ def cmd_try(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _poll(settings: Settings, query: Any, ready: Callable[[Any], bool], deadline: float) -> Any:
+    """`try`: run `query` on the server's database every 0.2 s until `ready(row)` or the deadline;
+    the last row (None: no row)."""
+    import time
+
+    from nps_bot.store import create_engine_for
+
+    engine = create_engine_for(settings.database_url)
+    try:
+        while True:
+            with engine.connect() as conn:
+                row = conn.execute(query).first()
+            if ready(row) or time.monotonic() > deadline:
+                return row
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
 def _schedule_outcome(
     settings: Settings, event_id: str, deadline: float
 ) -> tuple[str, int | None, str | None, datetime | None] | None:
     """`try`: what the server's worker made of the queued webhook (status, survey id, reason, due), read
     from its database; None when that database is not reachable from here or nothing came in time."""
-    import time
-
     import sqlalchemy as sa
 
-    from nps_bot.store import create_engine_for
     from nps_bot.store.schema import surveys, webhook_events
 
     url = sa.make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
         return None  # not in the server's directory: opening the path would create an empty database
-    engine = create_engine_for(settings.database_url)
     query = (
         sa.select(webhook_events.c.outcome, surveys.c.id, surveys.c.reason, surveys.c.due_at)
         .select_from(webhook_events.outerjoin(surveys, surveys.c.id == webhook_events.c.survey_id))
         .where(webhook_events.c.connector == "generic", webhook_events.c.event_id == event_id)
     )
     try:
-        while True:
-            try:
-                with engine.connect() as conn:
-                    row = conn.execute(query).first()
-            except sa.exc.SQLAlchemyError:  # not the server's database (another directory, no access)
-                return None
-            if row is not None and row.outcome != "pending":
-                return row.outcome, row.id, row.reason, row.due_at
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.2)
-    finally:
-        engine.dispose()
+        row = _poll(settings, query, lambda r: r is not None and r.outcome != "pending", deadline)
+    except sa.exc.SQLAlchemyError:  # not the server's database (another directory, no access)
+        return None
+    if row is None or row.outcome == "pending":
+        return None
+    return row.outcome, row.id, row.reason, row.due_at
 
 
 def _answer(settings: Settings, base: str, survey_id: int, score: int, deadline: float) -> int:
     """`try --score N`: wait for the survey to be sent, then answer it on the hosted page."""
-    import time
-
     import httpx
     import sqlalchemy as sa
 
-    from nps_bot.store import create_engine_for
     from nps_bot.store.schema import surveys
 
-    engine = create_engine_for(settings.database_url)
-    try:
-        while True:
-            with engine.connect() as conn:
-                row = conn.execute(sa.select(surveys.c.state, surveys.c.token).where(surveys.c.id == survey_id)).first()
-            if row is None:
-                where = _safe_url(settings.database_url)
-                print(f"nps-bot try: survey {survey_id} is not in {where}; run `try` with the server's "
-                      "NPS_BOT_DATABASE_URL (and in its directory for SQLite)", file=sys.stderr)  # fmt: skip
-                return 1
-            if row.state not in ("scheduled", "sending"):
-                break
-            if time.monotonic() > deadline:
-                print(f"nps-bot try: survey {survey_id} is still {row.state}; is the server's worker running?",
-                      file=sys.stderr)  # fmt: skip
-                return 1
-            time.sleep(0.2)
-    finally:
-        engine.dispose()
+    query = sa.select(surveys.c.state, surveys.c.token).where(surveys.c.id == survey_id)
+    row = _poll(settings, query, lambda r: r is None or r.state not in ("scheduled", "sending"), deadline)
+    if row is None:
+        where = _safe_url(settings.database_url)
+        print(f"nps-bot try: survey {survey_id} is not in {where}; run `try` with the server's "
+              "NPS_BOT_DATABASE_URL (and in its directory for SQLite)", file=sys.stderr)  # fmt: skip
+        return 1
+    if row.state in ("scheduled", "sending"):
+        print(f"nps-bot try: survey {survey_id} is still {row.state}; is the server's worker running?",
+              file=sys.stderr)  # fmt: skip
+        return 1
     if row.state != "sent":
         print(f"nps-bot try: survey {survey_id} is {row.state}, not waiting for an answer", file=sys.stderr)
         return 1
