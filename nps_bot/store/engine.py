@@ -38,7 +38,7 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
 
 
 # A connection used this recently is alive: pinging it on every checkout (pool_pre_ping) was one
-# extra round trip per transaction (a webhook is ~9). After a pause (a database restart happens in
+# extra round trip per transaction (scheduling a webhook is ~9). After a pause (a database restart happens in
 # one) it is pinged as before; a disconnect met mid-use invalidates the whole pool.
 PING_AFTER_IDLE_SECONDS = 1.0
 
