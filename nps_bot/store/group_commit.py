@@ -22,14 +22,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
+
+from nps_bot.store.sql import OUTAGE, driver_savepoint, write_transaction
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _STOP = object()
-# Errors that leave the whole transaction unusable: the batch fails, not one job.
-_FATAL = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError)
 
 
 class WriterClosed(RuntimeError):
@@ -96,29 +95,18 @@ class GroupCommitWriter:
     def _commit(self, batch: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
-            with self.engine.connect() as conn, conn.begin():
-                if conn.dialect.name == "sqlite":
-                    # Take the write lock now: pysqlite would begin lazily, and its SAVEPOINT
-                    # handling needs an explicit BEGIN to nest under.
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                # Savepoints through the driver: SQLAlchemy's begin_nested() compiles its SAVEPOINT and
-                # RELEASE anew each time, a seventh of a webhook's cost in the profile (bench/PROFILE.md).
-                driver = conn.connection.dbapi_connection
-                assert driver is not None
+            with write_transaction(self.engine) as conn:
                 for job, future in batch:
                     if not future.set_running_or_notify_cancel():
                         continue
-                    driver.execute("SAVEPOINT job")
                     try:
-                        value = job(conn)
-                    except _FATAL:
+                        with driver_savepoint(conn, "job"):
+                            value = job(conn)
+                    except OUTAGE:
                         raise
                     except Exception as exc:  # this job's own failure: its savepoint is undone
-                        driver.execute("ROLLBACK TO SAVEPOINT job")
-                        driver.execute("RELEASE SAVEPOINT job")
                         results.append((future, None, exc))
                         continue
-                    driver.execute("RELEASE SAVEPOINT job")
                     results.append((future, value, None))
         except Exception as exc:
             log.error("database writer: batch of %d not stored (%s)", len(batch), type(exc).__name__)

@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
+
+# Errors that leave a transaction unusable (the database is away or broke the session): a whole
+# batch fails with them, never one job or row of it.
+OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError, sa.exc.TimeoutError)
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction that takes SQLite's write lock at its start (`BEGIN IMMEDIATE`: no lock upgrade
+    midway, and pysqlite's savepoints need an explicit BEGIN to nest under); a plain one elsewhere."""
+    with engine.connect() as conn, conn.begin():
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
+
+
+@contextlib.contextmanager
+def driver_savepoint(conn: Connection, name: str) -> Iterator[None]:
+    """A SAVEPOINT around the block, undone when the block raises (the error goes on). Sent through
+    the driver: SQLAlchemy's begin_nested() compiles SAVEPOINT and RELEASE anew each time, a seventh
+    of a webhook's cost in the profile (bench/PROFILE.md)."""
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    cursor.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):  # after an outage the caller rolls back the whole transaction
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            cursor.execute(f"RELEASE SAVEPOINT {name}")
+        raise
+    cursor.execute(f"RELEASE SAVEPOINT {name}")
 
 
 def _insert_for(conn: Connection, table: Table) -> Any:

@@ -19,13 +19,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from nps_bot.models import Interaction, ScheduleOutcome
 from nps_bot.store.schema import webhook_intake
+from nps_bot.store.sql import OUTAGE, driver_savepoint, write_transaction
 from nps_bot.surveys.service import SurveyService, log_outcome
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 BATCH = 50
 # Waiting longer than this means no worker is keeping up (a poll is 2 s): `serve` says so in its log.
 STALE_AFTER = timedelta(minutes=5)
-# Errors that leave the transaction unusable (an outage): the batch waits for the next poll.
-_OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError, sa.exc.TimeoutError)
 # A row this version cannot schedule (a value the database refuses, a date that overflows, a payload it
 # cannot read, a bug): anything but an outage. Kept as failed, so one row never blocks the queue.
 _ROW_ERRORS = (Exception,)
@@ -68,13 +66,6 @@ class IntakeStatus:
     errors: dict[str, int]  # error type -> failed rows
 
 
-def _driver(conn: Connection) -> Any:
-    """The DB-API cursor-capable connection under `conn` (savepoints without SQLAlchemy's compile)."""
-    driver = conn.connection.dbapi_connection
-    assert driver is not None
-    return driver.cursor()
-
-
 class WebhookIntake:
     def __init__(self, service: SurveyService) -> None:
         self.service = service
@@ -102,10 +93,7 @@ class WebhookIntake:
     def _take(self, limit: int) -> tuple[int, list[Scheduled]]:
         """(rows taken, what was scheduled): failed rows and multi-event rows make the two differ."""
         done: list[Scheduled] = []
-        with self.engine.connect() as conn, conn.begin():
-            if conn.dialect.name == "sqlite":
-                # Take the write lock first (no lock upgrade midway) and give savepoints a BEGIN.
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        with write_transaction(self.engine) as conn:
             query = (
                 sa.select(webhook_intake.c.id, webhook_intake.c.payload)
                 .where(webhook_intake.c.failed_at.is_(None))
@@ -125,18 +113,13 @@ class WebhookIntake:
         """The whole batch under one savepoint, and one DELETE: a row's own savepoint and DELETE were
         three of its ten round trips on PostgreSQL. A row that fails undoes the batch, which is then
         scheduled row by row, so only that row is kept as failed."""
-        driver = _driver(conn)
-        # Through the driver: SQLAlchemy's begin_nested() compiles SAVEPOINT anew each time (PROFILE.md).
-        driver.execute("SAVEPOINT intake_batch")
         try:
-            scheduled = [item for intake_id, payload in rows for item in self._schedule(conn, intake_id, payload)]
-        except _OUTAGE:
+            with driver_savepoint(conn, "intake_batch"):
+                scheduled = [item for intake_id, payload in rows for item in self._schedule(conn, intake_id, payload)]
+        except OUTAGE:
             raise
         except _ROW_ERRORS:
-            driver.execute("ROLLBACK TO SAVEPOINT intake_batch")
-            driver.execute("RELEASE SAVEPOINT intake_batch")
             return [item for intake_id, payload in rows for item in self._schedule_alone(conn, intake_id, payload)]
-        driver.execute("RELEASE SAVEPOINT intake_batch")
         conn.execute(webhook_intake.delete().where(webhook_intake.c.id.in_([intake_id for intake_id, _ in rows])))
         return scheduled
 
@@ -145,15 +128,12 @@ class WebhookIntake:
         return [Scheduled(intake_id, i, self.service.schedule_in(conn, i, received_at)) for i in interactions]
 
     def _schedule_alone(self, conn: Connection, intake_id: int, payload: str) -> list[Scheduled]:
-        driver = _driver(conn)
-        driver.execute("SAVEPOINT intake_row")
         try:
-            scheduled = self._schedule(conn, intake_id, payload)
-        except _OUTAGE:
+            with driver_savepoint(conn, "intake_row"):
+                scheduled = self._schedule(conn, intake_id, payload)
+        except OUTAGE:
             raise
         except _ROW_ERRORS as exc:
-            driver.execute("ROLLBACK TO SAVEPOINT intake_row")
-            driver.execute("RELEASE SAVEPOINT intake_row")
             log.error("webhook intake row %d not scheduled (%s); kept as failed", intake_id, type(exc).__name__)
             conn.execute(
                 webhook_intake.update()
@@ -161,7 +141,6 @@ class WebhookIntake:
                 .values(failed_at=self.service.clock.now(), error=type(exc).__name__[:255])
             )
             return []
-        driver.execute("RELEASE SAVEPOINT intake_row")
         conn.execute(webhook_intake.delete().where(webhook_intake.c.id == intake_id))
         return scheduled
 
