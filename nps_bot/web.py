@@ -30,6 +30,7 @@ from nps_bot.plugin.ports import (
 )
 from nps_bot.plugin.requests import BodyTooLarge, read_limited
 from nps_bot.store.intake import IntakeUnavailable, IntakeWriter, Row, insert_rows, intake_writer
+from nps_bot.store.sql import OUTAGE
 from nps_bot.surveys import intake
 from nps_bot.surveys.page import message_page, survey_page_routes, unsubscribe_routes
 from nps_bot.surveys.page_theme import PageTheme
@@ -38,8 +39,6 @@ from nps_bot.surveys.template_link import template_link_routes
 log = logging.getLogger(__name__)
 # How long a help desk should wait before redelivering a webhook we could not store.
 RETRY_AFTER_SECONDS = 30
-# The database cannot be reached (server down, file locked, pool exhausted): retryable, never a 500.
-DATABASE_OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 # Bodies up to this size are verified and parsed on the event loop by connectors that only compute.
 INLINE_PARSE_BYTES = 64 * 1024
 # How often `serve` checks that queued webhooks are being scheduled.
@@ -149,7 +148,7 @@ def create_app(ctx: AppContext, *, freeze_after_start: bool = False) -> Starlett
         except _BAD_INPUT as exc:  # a connector tripped over the payload: still the sender's input
             log.error("webhook %s: payload broke the parser (%s)", name, type(exc).__name__, exc_info=True)
             return JSONResponse({"error": f"malformed payload ({type(exc).__name__})"}, status_code=400)
-        except (*DATABASE_OUTAGE, IntakeUnavailable) as exc:
+        except (*OUTAGE, IntakeUnavailable) as exc:
             # Not stored, so never a 2xx: the help desk redelivers, and we recover with the database.
             log.error("webhook %s: database unavailable (%s); asked the sender to retry", name, type(exc).__name__)
             return JSONResponse(
@@ -226,5 +225,5 @@ def create_app(ctx: AppContext, *, freeze_after_start: bool = False) -> Starlett
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
-    outage = {error: database_unavailable for error in DATABASE_OUTAGE}
+    outage = {error: database_unavailable for error in OUTAGE}
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=outage)  # type: ignore[arg-type]
