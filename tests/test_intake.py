@@ -23,7 +23,6 @@ from nps_bot import web
 from nps_bot.app import AppContext
 from nps_bot.delivery.worker import Worker
 from nps_bot.models import Customer, Interaction
-from nps_bot.plugin import signing
 from nps_bot.server import BackgroundServer
 from nps_bot.store.schema import surveys, webhook_events, webhook_intake
 from nps_bot.surveys.intake import WebhookIntake, encode
@@ -31,7 +30,7 @@ from nps_bot.surveys.policy import SurveyPolicy
 from nps_bot.surveys.privacy import forget, purge_older_than
 from nps_bot.surveys.service import SurveyService
 from tests.conftest import PG_URL, _pg_database
-from tests.support.app import GENERIC_SECRET, Live, generic_event, services
+from tests.support.app import Live, generic_event, services
 
 
 @pytest.fixture
@@ -47,11 +46,10 @@ def count(ctx: AppContext, table: sa.Table) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
-def signed_post(url: str, body: dict[str, Any], at: float) -> httpx.Response:
-    raw = json.dumps(body).encode()
-    headers = {signing.HEADER: signing.sign(GENERIC_SECRET, raw, int(at)), "content-type": "application/json"}
-    with httpx.Client(base_url=url, timeout=20) as own:  # one connection per sender
-        return own.post("/webhooks/generic", content=raw, headers=headers)
+def post_alone(live: Live, body: dict[str, Any]) -> httpx.Response:
+    """A signed generic webhook on a connection of its own (one sender of several), not drained."""
+    with httpx.Client(base_url=live.url, timeout=20) as own:
+        return Live(live.ctx, live.url, own, live.clock).post_generic(body)
 
 
 def test_a_webhook_is_answered_once_stored_and_scheduled_later_from_its_arrival(queued: Live) -> None:
@@ -78,9 +76,8 @@ def test_a_webhook_is_answered_once_stored_and_scheduled_later_from_its_arrival(
 def test_concurrent_posts_are_each_stored_before_their_answer_and_make_one_survey_per_event(queued: Live) -> None:
     live = queued
     bodies = [generic_event(n) for n in range(8)] + [generic_event(3)]  # and a redelivery of event 3
-    at = live.clock.now().timestamp()
     with ThreadPoolExecutor(len(bodies)) as pool:
-        answers = list(pool.map(lambda b: signed_post(live.url, b, at), bodies))
+        answers = list(pool.map(lambda b: post_alone(live, b), bodies))
 
     assert [a.status_code for a in answers] == [202] * 9
     assert count(live.ctx, webhook_intake) == 9  # every 202 is a stored row
@@ -97,7 +94,7 @@ def test_sqlite_a_held_write_lock_delays_the_answer_but_never_the_event_loop(
     other.execute("BEGIN IMMEDIATE")  # a worker mid-write holds SQLite's one write lock
     try:
         with ThreadPoolExecutor(1) as pool:
-            answer = pool.submit(signed_post, live.url, generic_event(1), live.clock.now().timestamp())
+            answer = pool.submit(post_alone, live, generic_event(1))
             time.sleep(0.5)
             assert not answer.done()  # not stored yet, so not answered yet
             started = time.monotonic()
@@ -266,8 +263,7 @@ def test_the_worker_schedules_and_delivers_a_queued_webhook_in_one_poll(
     make_live: Callable[..., Live], db_url: str
 ) -> None:
     live = make_live(database_url=db_url, survey_delay=timedelta(0))
-    with httpx.Client(base_url=live.url, timeout=20) as plain:
-        assert Live(live.ctx, live.url, plain, live.clock).post_generic(generic_event(1)).status_code == 202
+    assert post_alone(live, generic_event(1)).status_code == 202
     live.worker().run_once()
     with live.ctx.engine.connect() as conn:
         assert conn.execute(sa.select(surveys.c.state)).scalar_one() == "sent"
@@ -337,8 +333,7 @@ def test_serve_says_in_its_log_when_queued_webhooks_wait_too_long(
     monkeypatch.setattr(web, "INTAKE_WATCH_SECONDS", 0.05)
     live = make_live(database_url=db_url)  # no worker: nothing drains
     intake = WebhookIntake(live.ctx.surveys)
-    with httpx.Client(base_url=live.url, timeout=20) as plain:
-        assert Live(live.ctx, live.url, plain, live.clock).post_generic(generic_event(1)).status_code == 202
+    assert post_alone(live, generic_event(1)).status_code == 202
     assert intake.lag_warning(live.clock.now() + timedelta(minutes=4)) is None  # a worker may be on it
 
     with caplog.at_level("WARNING", logger="nps_bot.web"):
@@ -362,7 +357,7 @@ def test_sqlite_a_refused_write_through_the_writer_thread_is_a_503_too(
     try:
         with ThreadPoolExecutor(1) as pool:
             body = generic_event(1, id="evt_refused")
-            answer = pool.submit(signed_post, live.url, body, live.clock.now().timestamp())
+            answer = pool.submit(post_alone, live, body)
             time.sleep(0.3)
             other.execute("COMMIT")
             response = answer.result(20)
