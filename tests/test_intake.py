@@ -4,6 +4,7 @@ test's back (tests/support/app.draining_client does, for the other tests)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import sqlite3
@@ -24,6 +25,8 @@ from nps_bot.app import AppContext
 from nps_bot.delivery.worker import Worker
 from nps_bot.models import Customer, Interaction
 from nps_bot.server import BackgroundServer
+from nps_bot.store.engine import create_engine_for
+from nps_bot.store.intake import pg_driver
 from nps_bot.store.schema import surveys, webhook_events, webhook_intake
 from nps_bot.surveys.intake import WebhookIntake, encode
 from nps_bot.surveys.policy import SurveyPolicy
@@ -146,10 +149,15 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     yield from _pg_database(template=request.getfixturevalue("_pg_template"))
 
 
+@pytest.mark.parametrize(
+    ("parameters", "driver"),
+    [("", "asyncpg"), ("?connect_timeout=10", "psycopg")],  # asyncpg cannot read connect_timeout
+)
 def test_postgres_a_dropped_connection_is_replaced_without_losing_the_webhook(
-    make_live: Callable[..., Live], pg_url: str
+    make_live: Callable[..., Live], pg_url: str, parameters: str, driver: str
 ) -> None:
-    live = make_live(database_url=pg_url)
+    live = make_live(database_url=pg_url + parameters)
+    assert pg_driver(live.ctx.engine).name == driver
     with httpx.Client(base_url=live.url, timeout=20) as plain:
         queued = Live(live.ctx, live.url, plain, live.clock)
         assert queued.post_generic(generic_event(1)).status_code == 202
@@ -164,6 +172,32 @@ def test_postgres_a_dropped_connection_is_replaced_without_losing_the_webhook(
         response = queued.post_generic(generic_event(2))
     assert response.status_code == 202, response.text
     assert count(live.ctx, webhook_intake) == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgresql://nps:s3cr%40t%2Fx@db.internal:6432/nps?sslmode=verify-full&sslrootcert=/ca.pem", "asyncpg"),
+        ("postgresql://nps@/nps?host=/var/run/postgresql", "asyncpg"),
+        ("postgresql://nps@db/nps?sslmode=require&connect_timeout=5", "psycopg"),
+        ("postgresql://nps@db/nps?options=-c%20statement_timeout%3D5000", "psycopg"),
+    ],
+)
+def test_the_intake_talks_asyncpg_unless_the_url_has_parameters_only_libpq_reads(url: str, driver: str) -> None:
+    engine = create_engine_for(url)
+    chosen = pg_driver(engine)
+    assert chosen.name == driver
+    if driver == "asyncpg":  # the same server, user, password (escaped) and TLS settings
+        dsn = sa.engine.make_url(chosen._dsn)  # type: ignore[attr-defined]
+        assert dsn.drivername == "postgresql"
+        assert (dsn.username, dsn.password, dsn.host, dsn.port, dsn.database, dict(dsn.query)) == (
+            engine.url.username,
+            engine.url.password,
+            engine.url.host,
+            engine.url.port,
+            engine.url.database,
+            dict(engine.url.query),
+        )
 
 
 def closing(n: int) -> Interaction:
@@ -377,3 +411,73 @@ def test_only_serve_freezes_its_start_up_objects_out_of_the_collector(core: AppC
             assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+class FlakyDriver:
+    """A lane driver whose held connection fails once with `error` (the retry logic, driver aside)."""
+
+    name = "fake"
+
+    def __init__(self, error: Exception, is_dropped: bool) -> None:
+        self.error, self.is_dropped = error, is_dropped
+        self.connections = 0
+        self.stored: list[tuple[int, str]] = []
+
+    async def connect(self) -> int:
+        self.connections += 1
+        return self.connections
+
+    async def insert(self, conn: int, rows_json: str) -> None:
+        if conn == 1 and self.stored:  # the held connection, after its first batch: gone
+            raise self.error
+        self.stored.append((conn, rows_json))
+
+    def closed(self, conn: int) -> bool:
+        return False  # as a connection that died while idle looks until it is used
+
+    async def close(self, conn: int) -> None:
+        pass
+
+    def dropped(self, exc: Exception) -> bool:
+        return self.is_dropped
+
+
+@pytest.mark.parametrize("is_dropped", [True, False])
+def test_postgres_intake_retries_a_batch_once_on_a_new_connection_only_when_the_old_one_dropped(
+    is_dropped: bool,
+) -> None:
+    from nps_bot.store.intake import IntakeUnavailable, PostgresIntake
+
+    driver = FlakyDriver(ConnectionResetError(), is_dropped)
+    engine = create_engine_for("postgresql://nps@db/nps")
+
+    async def scenario() -> None:
+        intake = PostgresIntake(engine, lanes=1, driver=driver)
+        await intake.store(("generic", "{}"))
+        if is_dropped:
+            await intake.store(("generic", '{"n": 2}'))
+        else:
+            with pytest.raises(IntakeUnavailable):
+                await intake.store(("generic", '{"n": 2}'))
+        await intake.aclose()
+
+    asyncio.run(scenario())
+    assert driver.stored[0][0] == 1
+    if is_dropped:
+        assert driver.stored[1] == (2, json.dumps([["generic", '{"n": 2}']]))
+    else:
+        assert len(driver.stored) == 1 and driver.connections == 1
+
+
+def test_asyncpg_errors_that_end_a_connection_are_told_from_the_rest() -> None:
+    import asyncpg
+
+    from nps_bot.store.intake import _Asyncpg
+
+    driver = _Asyncpg("postgresql://nps@db/nps")
+    assert driver.dropped(asyncpg.exceptions.AdminShutdownError("terminating connection"))
+    assert driver.dropped(asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"))
+    assert driver.dropped(asyncpg.InterfaceError("connection is closed"))
+    assert driver.dropped(ConnectionResetError())
+    assert not driver.dropped(asyncpg.exceptions.UniqueViolationError("duplicate key"))
+    assert not driver.dropped(asyncpg.exceptions.RaiseError("refused"))
