@@ -169,10 +169,16 @@ def cmd_try(settings: Settings, args: argparse.Namespace) -> int:
         print(f"nps-bot try: {base} answered {response.status_code}: {response.text[:300]}", file=sys.stderr)
         return 1
     print(f"posted ticket TRY-{stamp} closed for {args.email} to {base}/webhooks/generic: {data.get('status')}")
-    scheduled = _schedule_outcome(settings, f"try-{stamp}", time.monotonic() + max(args.wait, 10))
+    patience = max(args.wait, 5)  # a worker schedules the queue every 2 s by default
+    scheduled = _schedule_outcome(settings, f"try-{stamp}", time.monotonic() + patience)
     if scheduled is None:
         print("the server's worker schedules it; its log shows the survey link when it is sent")
         return 0
+    if scheduled[0] == "queued":
+        print(f"nps-bot try: ticket TRY-{stamp} is stored but still queued after {patience:g} s: is a worker "
+              "running? (`nps-bot worker`, or `serve` with NPS_BOT_EMBEDDED_WORKER=true, the default)",
+              file=sys.stderr)  # fmt: skip
+        return 1
     status, survey_id, reason, due = scheduled
     print(f"ticket TRY-{stamp}: {status}" + (f" ({reason})" if reason else ""))
     if status != "scheduled" or survey_id is None or due is None:
@@ -216,7 +222,8 @@ def _schedule_outcome(
     settings: Settings, event_id: str, deadline: float
 ) -> tuple[str, int | None, str | None, datetime | None] | None:
     """`try`: what the server's worker made of the queued webhook (status, survey id, reason, due), read
-    from its database; None when that database is not reachable from here or nothing came in time."""
+    from its database; status "queued" when no worker scheduled it in time; None when that database
+    is not reachable from here."""
     import sqlalchemy as sa
 
     from nps_bot.store.schema import surveys, webhook_events
@@ -234,7 +241,7 @@ def _schedule_outcome(
     except sa.exc.SQLAlchemyError:  # not the server's database (another directory, no access)
         return None
     if row is None or row.outcome == "pending":
-        return None
+        return "queued", None, None, None
     return row.outcome, row.id, row.reason, row.due_at
 
 

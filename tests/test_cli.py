@@ -147,6 +147,36 @@ def test_try_says_what_is_missing(
     assert main(["try", "--email", "not-an-address"]) == 2
 
 
+def test_try_explains_a_refused_signature_and_a_server_with_no_worker(
+    make_live, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from nps_bot.store.schema import webhook_intake
+    from tests.support.app import GENERIC_SECRET
+
+    url = f"sqlite:///{tmp_path / 'try.db'}"
+    live = make_live(database_url=url)  # no worker runs beside this server
+    live.clock.set(datetime.now(UTC))  # `try` signs with the real time
+    monkeypatch.setenv("NPS_BOT_DATABASE_URL", url)
+    monkeypatch.setenv("NPS_BOT_GENERIC_SECRET", "not-the-servers-secret")
+    assert main(["try", "--email", "ana@example.com", "--url", live.url, "--wait", "1"]) == 1
+    err = capsys.readouterr().err
+    assert f"{live.url} refused the signature (signature does not match)" in err
+    assert "the same NPS_BOT_GENERIC_SECRET" in err
+
+    monkeypatch.setenv("NPS_BOT_GENERIC_SECRET", GENERIC_SECRET)
+    assert main(["try", "--email", "ana@example.com", "--url", live.url, "--wait", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("posted ticket TRY-") and ": queued" in out.splitlines()[0], (out, err)
+    assert "is stored but still queued after 5 s: is a worker running?" in err
+    assert "ana@example.com" not in err  # the address stays out of the error
+    with live.ctx.engine.connect() as conn:  # stored, waiting for a worker
+        assert conn.execute(sa.select(sa.func.count()).select_from(webhook_intake)).scalar_one() == 1
+
+
 def test_intake_shows_the_queue_drains_it_and_requeues_failed_rows(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
