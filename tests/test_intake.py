@@ -418,9 +418,10 @@ class FlakyDriver:
 
     name = "fake"
 
-    def __init__(self, error: Exception, is_dropped: bool) -> None:
-        self.error, self.is_dropped = error, is_dropped
+    def __init__(self, error: Exception, is_dropped: bool, closes: bool) -> None:
+        self.error, self.is_dropped, self.closes = error, is_dropped, closes
         self.connections = 0
+        self.failed = False
         self.stored: list[tuple[int, str]] = []
 
     async def connect(self) -> int:
@@ -429,11 +430,13 @@ class FlakyDriver:
 
     async def insert(self, conn: int, rows_json: str) -> None:
         if conn == 1 and self.stored:  # the held connection, after its first batch: gone
+            self.failed = True
             raise self.error
         self.stored.append((conn, rows_json))
 
     def closed(self, conn: int) -> bool:
-        return False  # as a connection that died while idle looks until it is used
+        # Open until used, as a connection that died while idle looks; `closes`: closed by the error.
+        return self.closes and self.failed and conn == 1
 
     async def close(self, conn: int) -> None:
         pass
@@ -442,19 +445,26 @@ class FlakyDriver:
         return self.is_dropped
 
 
-@pytest.mark.parametrize("is_dropped", [True, False])
+@pytest.mark.parametrize(
+    ("is_dropped", "closes", "retried"),
+    [
+        (True, False, True),  # an error that means "connection gone"
+        (False, True, True),  # any error that left the connection closed (asyncpg's state errors)
+        (False, False, False),  # the database refused the batch: no second try, a 503
+    ],
+)
 def test_postgres_intake_retries_a_batch_once_on_a_new_connection_only_when_the_old_one_dropped(
-    is_dropped: bool,
+    is_dropped: bool, closes: bool, retried: bool
 ) -> None:
     from nps_bot.store.intake import IntakeUnavailable, PostgresIntake
 
-    driver = FlakyDriver(ConnectionResetError(), is_dropped)
+    driver = FlakyDriver(RuntimeError("boom"), is_dropped, closes)
     engine = create_engine_for("postgresql://nps@db/nps")
 
     async def scenario() -> None:
         intake = PostgresIntake(engine, lanes=1, driver=driver)
         await intake.store(("generic", "{}"))
-        if is_dropped:
+        if retried:
             await intake.store(("generic", '{"n": 2}'))
         else:
             with pytest.raises(IntakeUnavailable):
@@ -463,7 +473,7 @@ def test_postgres_intake_retries_a_batch_once_on_a_new_connection_only_when_the_
 
     asyncio.run(scenario())
     assert driver.stored[0][0] == 1
-    if is_dropped:
+    if retried:
         assert driver.stored[1] == (2, json.dumps([["generic", '{"n": 2}']]))
     else:
         assert len(driver.stored) == 1 and driver.connections == 1

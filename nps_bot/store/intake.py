@@ -273,7 +273,9 @@ class PostgresIntake:
             # One statement, one round trip, committed when it returns (autocommit).
             await self.driver.insert(lane.conn, rows_json)
         except Exception as exc:
-            if fresh or not self.driver.dropped(exc):
+            # asyncpg may report a backend terminated while idle as a state error ("another operation
+            # is in progress") once it has seen the connection close: closed counts as dropped.
+            if fresh or not (self.driver.dropped(exc) or self.driver.closed(lane.conn)):
                 raise
             # The held connection died while idle (a restart, a proxy's idle timeout): once more on a
             # new one. Safe even if the first did commit: a row stored twice is scheduled once.
