@@ -491,3 +491,69 @@ def test_asyncpg_errors_that_end_a_connection_are_told_from_the_rest() -> None:
     assert driver.dropped(ConnectionResetError())
     assert not driver.dropped(asyncpg.exceptions.UniqueViolationError("duplicate key"))
     assert not driver.dropped(asyncpg.exceptions.RaiseError("refused"))
+
+
+class HeldDriver:
+    """A lane driver with a round trip of `delay`; connection `held` answers only once released."""
+
+    name = "fake"
+
+    def __init__(self, delay: float = 0.0, held: int | None = None) -> None:
+        self.delay, self.held = delay, held
+        self.released = asyncio.Event()
+        self.connections = 0
+        self.batches: list[tuple[int, int]] = []  # (connection, rows), in the order they were stored
+
+    async def connect(self) -> int:
+        self.connections += 1
+        return self.connections
+
+    async def insert(self, conn: int, rows_json: str) -> None:
+        await asyncio.sleep(self.delay)
+        if conn == self.held:
+            await self.released.wait()
+        self.batches.append((conn, len(json.loads(rows_json))))
+
+    def closed(self, conn: int) -> bool:
+        return False
+
+    async def close(self, conn: int) -> None:
+        pass
+
+    def dropped(self, exc: Exception) -> bool:
+        return False
+
+
+def test_postgres_intake_rows_arriving_during_a_batch_go_together_in_the_next_on_one_connection() -> None:
+    from nps_bot.store.intake import PostgresIntake
+
+    async def scenario() -> HeldDriver:
+        driver = HeldDriver(delay=0.005)
+        intake = PostgresIntake(create_engine_for("postgresql://nps@db/nps"), driver=driver)
+        await intake.store(("generic", '{"n": 0}'))  # the connection is open
+        await asyncio.gather(*(intake.store(("generic", f'{{"n": {n}}}')) for n in range(1, 11)))
+        await intake.aclose()
+        return driver
+
+    driver = asyncio.run(scenario())
+    # Ten rows that arrive together go as one batch, on the one connection (no second lane started).
+    assert driver.batches == [(1, 1), (1, 10)] and driver.connections == 1
+
+
+def test_postgres_intake_a_spare_connection_takes_over_from_a_stalled_one() -> None:
+    from nps_bot.store.intake import PG_SPARE_AFTER_SECONDS, PostgresIntake
+
+    async def scenario() -> HeldDriver:
+        driver = HeldDriver(held=1)
+        intake = PostgresIntake(create_engine_for("postgresql://nps@db/nps"), driver=driver)
+        stalled = asyncio.create_task(intake.store(("generic", '{"n": 1}')))
+        await asyncio.sleep(PG_SPARE_AFTER_SECONDS * 2)
+        await asyncio.wait_for(intake.store(("generic", '{"n": 2}')), 1)  # stored beside the stalled one
+        assert not stalled.done()
+        driver.released.set()
+        await stalled
+        await intake.aclose()
+        return driver
+
+    driver = asyncio.run(scenario())
+    assert driver.batches == [(2, 1), (1, 1)]

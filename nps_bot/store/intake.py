@@ -9,8 +9,8 @@ to a thread: the hand-off alone cost a third of the throughput on 2 cores (bench
   when a worker holds the write lock, the row goes through the group-commit writer thread instead,
   which waits for the lock as every other writer does.
 - `PostgresIntake`: async connections (autocommit; asyncpg, or psycopg for URLs asyncpg cannot read),
-  at most PG_LANES batches in flight; the rows that arrive meanwhile gather into the next batch, one
-  INSERT of a JSON array, one round trip.
+  one batch in flight (a spare connection takes over from a stalled one); the rows that arrive
+  meanwhile gather into the next batch, one INSERT of a JSON array, one round trip.
 
 Both raise `IntakeUnavailable` when the row was not stored (the request answers 503, never 2xx).
 """
@@ -33,9 +33,12 @@ from nps_bot.store.schema import webhook_intake
 
 log = logging.getLogger(__name__)
 Row = tuple[str, str]  # (connector, payload JSON)
-# Batches in flight at once on PostgreSQL, one connection each: with one, the server waited on the
-# round trip a fifth of the time (bench/PROFILE.md).
+# Connections on PostgreSQL: one carries the batches; the others are spares, started only when the
+# batch in flight has taken longer than PG_SPARE_AFTER_SECONDS (a stalled connection). Rows that
+# arrive while a batch is in flight wait and go together in the next one: with asyncpg, two lanes in
+# use at once cost 6-19 % more server CPU per webhook than one (bench/PROFILE.md).
 PG_LANES = 2
+PG_SPARE_AFTER_SECONDS = 0.05
 # A batch that takes longer than this fails (503, the help desk redelivers) rather than hang requests.
 PG_BATCH_TIMEOUT_SECONDS = 10.0
 _PG_INSERT = (
@@ -124,6 +127,7 @@ class _Lane:
     def __init__(self) -> None:
         self.conn: Any = None
         self.task: asyncio.Task[None] | None = None
+        self.since = 0.0  # loop time the batch in flight started
 
 
 class _PgDriver(Protocol):
@@ -240,10 +244,17 @@ class PostgresIntake:
         self._pending: list[tuple[Row, asyncio.Future[None]]] = []
 
     async def store(self, row: Row) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
         self._pending.append((row, done))
-        idle = next((lane for lane in self._lanes if lane.task is None), None)
-        if idle is not None:
+        now, idle, stalled = loop.time(), None, True
+        for lane in self._lanes:
+            if lane.task is None:
+                idle = idle or lane
+            elif now - lane.since < PG_SPARE_AFTER_SECONDS:
+                stalled = False  # a batch is on its way: this row goes in its lane's next batch
+        if idle is not None and stalled:
+            idle.since = now
             idle.task = asyncio.create_task(self._run(idle))
         await done
 
@@ -251,6 +262,7 @@ class PostgresIntake:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
+                lane.since = asyncio.get_running_loop().time()
                 try:
                     rows = [row for row, _ in batch]
                     async with asyncio.timeout(PG_BATCH_TIMEOUT_SECONDS):  # no extra task, as wait_for makes
