@@ -413,26 +413,40 @@ def test_only_serve_freezes_its_start_up_objects_out_of_the_collector(core: AppC
         gc.unfreeze()
 
 
-class FlakyDriver:
-    """A lane driver whose held connection fails once with `error` (the retry logic, driver aside)."""
+class FakeDriver:
+    """A lane driver without a database. A round trip takes `delay`; connection `held` answers only once
+    `released`; with `error`, connection 1 fails with it after its first batch (`is_dropped`: the driver
+    calls that error a dropped connection; `closes`: the error leaves the connection closed)."""
 
     name = "fake"
 
-    def __init__(self, error: Exception, is_dropped: bool, closes: bool) -> None:
+    def __init__(
+        self,
+        delay: float = 0.0,
+        held: int | None = None,
+        error: Exception | None = None,
+        is_dropped: bool = False,
+        closes: bool = False,
+    ) -> None:
+        self.delay, self.held = delay, held
         self.error, self.is_dropped, self.closes = error, is_dropped, closes
+        self.released = asyncio.Event()
         self.connections = 0
         self.failed = False
-        self.stored: list[tuple[int, str]] = []
+        self.batches: list[tuple[int, str]] = []  # (connection, rows as JSON), in the order stored
 
     async def connect(self) -> int:
         self.connections += 1
         return self.connections
 
     async def insert(self, conn: int, rows_json: str) -> None:
-        if conn == 1 and self.stored:  # the held connection, after its first batch: gone
+        await asyncio.sleep(self.delay)
+        if conn == self.held:
+            await self.released.wait()
+        if self.error is not None and conn == 1 and self.batches:  # the held connection, gone while idle
             self.failed = True
             raise self.error
-        self.stored.append((conn, rows_json))
+        self.batches.append((conn, rows_json))
 
     def closed(self, conn: int) -> bool:
         # Open until used, as a connection that died while idle looks; `closes`: closed by the error.
@@ -443,6 +457,10 @@ class FlakyDriver:
 
     def dropped(self, exc: Exception) -> bool:
         return self.is_dropped
+
+    def sizes(self) -> list[tuple[int, int]]:
+        """(connection, rows) of each batch."""
+        return [(conn, len(json.loads(rows))) for conn, rows in self.batches]
 
 
 @pytest.mark.parametrize(
@@ -458,7 +476,7 @@ def test_postgres_intake_retries_a_batch_once_on_a_new_connection_only_when_the_
 ) -> None:
     from nps_bot.store.intake import IntakeUnavailable, PostgresIntake
 
-    driver = FlakyDriver(RuntimeError("boom"), is_dropped, closes)
+    driver = FakeDriver(error=RuntimeError("boom"), is_dropped=is_dropped, closes=closes)
     engine = create_engine_for("postgresql://nps@db/nps")
 
     async def scenario() -> None:
@@ -472,11 +490,11 @@ def test_postgres_intake_retries_a_batch_once_on_a_new_connection_only_when_the_
         await intake.aclose()
 
     asyncio.run(scenario())
-    assert driver.stored[0][0] == 1
+    assert driver.batches[0][0] == 1
     if retried:
-        assert driver.stored[1] == (2, json.dumps([["generic", '{"n": 2}']]))
+        assert driver.batches[1] == (2, json.dumps([["generic", '{"n": 2}']]))
     else:
-        assert len(driver.stored) == 1 and driver.connections == 1
+        assert len(driver.batches) == 1 and driver.connections == 1
 
 
 def test_asyncpg_errors_that_end_a_connection_are_told_from_the_rest() -> None:
@@ -493,58 +511,32 @@ def test_asyncpg_errors_that_end_a_connection_are_told_from_the_rest() -> None:
     assert not driver.dropped(asyncpg.exceptions.RaiseError("refused"))
 
 
-class HeldDriver:
-    """A lane driver with a round trip of `delay`; connection `held` answers only once released."""
+def test_postgres_intake_rows_arriving_during_a_batch_go_together_in_the_next_on_one_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nps_bot.store import intake as store_intake
 
-    name = "fake"
+    monkeypatch.setattr(store_intake, "PG_SPARE_AFTER_SECONDS", 1.0)  # a busy machine never looks stalled
 
-    def __init__(self, delay: float = 0.0, held: int | None = None) -> None:
-        self.delay, self.held = delay, held
-        self.released = asyncio.Event()
-        self.connections = 0
-        self.batches: list[tuple[int, int]] = []  # (connection, rows), in the order they were stored
-
-    async def connect(self) -> int:
-        self.connections += 1
-        return self.connections
-
-    async def insert(self, conn: int, rows_json: str) -> None:
-        await asyncio.sleep(self.delay)
-        if conn == self.held:
-            await self.released.wait()
-        self.batches.append((conn, len(json.loads(rows_json))))
-
-    def closed(self, conn: int) -> bool:
-        return False
-
-    async def close(self, conn: int) -> None:
-        pass
-
-    def dropped(self, exc: Exception) -> bool:
-        return False
-
-
-def test_postgres_intake_rows_arriving_during_a_batch_go_together_in_the_next_on_one_connection() -> None:
-    from nps_bot.store.intake import PostgresIntake
-
-    async def scenario() -> HeldDriver:
-        driver = HeldDriver(delay=0.005)
-        intake = PostgresIntake(create_engine_for("postgresql://nps@db/nps"), driver=driver)
-        await intake.store(("generic", '{"n": 0}'))  # the connection is open
-        await asyncio.gather(*(intake.store(("generic", f'{{"n": {n}}}')) for n in range(1, 11)))
+    async def scenario() -> FakeDriver:
+        driver = FakeDriver(delay=0.05)  # a slow round trip, not a stalled one
+        intake = store_intake.PostgresIntake(create_engine_for("postgresql://nps@db/nps"), driver=driver)
+        first = asyncio.create_task(intake.store(("generic", '{"n": 0}')))
+        await asyncio.sleep(0.01)  # its batch is in flight
+        await asyncio.gather(first, *(intake.store(("generic", f'{{"n": {n}}}')) for n in range(1, 11)))
         await intake.aclose()
         return driver
 
     driver = asyncio.run(scenario())
-    # Ten rows that arrive together go as one batch, on the one connection (no second lane started).
-    assert driver.batches == [(1, 1), (1, 10)] and driver.connections == 1
+    # The ten that came during the first batch wait for it and go as one batch, on the same connection.
+    assert driver.sizes() == [(1, 1), (1, 10)] and driver.connections == 1
 
 
 def test_postgres_intake_a_spare_connection_takes_over_from_a_stalled_one() -> None:
     from nps_bot.store.intake import PG_SPARE_AFTER_SECONDS, PostgresIntake
 
-    async def scenario() -> HeldDriver:
-        driver = HeldDriver(held=1)
+    async def scenario() -> FakeDriver:
+        driver = FakeDriver(held=1)
         intake = PostgresIntake(create_engine_for("postgresql://nps@db/nps"), driver=driver)
         stalled = asyncio.create_task(intake.store(("generic", '{"n": 1}')))
         await asyncio.sleep(PG_SPARE_AFTER_SECONDS * 2)
@@ -556,4 +548,4 @@ def test_postgres_intake_a_spare_connection_takes_over_from_a_stalled_one() -> N
         return driver
 
     driver = asyncio.run(scenario())
-    assert driver.batches == [(2, 1), (1, 1)]
+    assert driver.sizes() == [(2, 1), (1, 1)]
