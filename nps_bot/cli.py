@@ -395,7 +395,7 @@ def cmd_intake(settings: Settings, args: argparse.Namespace) -> int:
     ctx = AppContext.build(settings, load_integrations=False)
     intake = WebhookIntake(ctx.surveys)
     if args.action == "drain":
-        outcomes = Counter(s.outcome.status for s in intake.drain_all())
+        outcomes = Counter(s.outcome.status for s in intake.drain_for())
         print(
             "scheduled the queued webhooks: " + (", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "none")
         )

@@ -84,7 +84,7 @@ def test_concurrent_posts_are_each_stored_before_their_answer_and_make_one_surve
 
     assert [a.status_code for a in answers] == [202] * 9
     assert count(live.ctx, webhook_intake) == 9  # every 202 is a stored row
-    outcomes = Counter(s.outcome.status for s in WebhookIntake(live.ctx.surveys).drain_all())
+    outcomes = Counter(s.outcome.status for s in WebhookIntake(live.ctx.surveys).drain_for())
     assert outcomes == {"scheduled": 8, "duplicate": 1}
     assert (count(live.ctx, surveys), count(live.ctx, webhook_intake)) == (8, 0)
 

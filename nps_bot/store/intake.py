@@ -285,8 +285,8 @@ class PostgresIntake:
             # One statement, one round trip, committed when it returns (autocommit).
             await self.driver.insert(lane.conn, rows_json)
         except Exception as exc:
-            # asyncpg may report a backend terminated while idle as a state error ("another operation
-            # is in progress") once it has seen the connection close: closed counts as dropped.
+            # Gone: an error the driver names a lost connection, or any error that left it closed
+            # (asyncpg reports a backend terminated while idle as "another operation is in progress").
             if fresh or not (self.driver.dropped(exc) or self.driver.closed(lane.conn)):
                 raise
             # The held connection died while idle (a restart, a proxy's idle timeout): once more on a

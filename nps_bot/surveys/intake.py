@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 BATCH = 50
 # Waiting longer than this means no worker is keeping up (a poll is 2 s): `serve` says so in its log.
 STALE_AFTER = timedelta(minutes=5)
-# A row this version cannot schedule (a value the database refuses, a date that overflows, a payload it
-# cannot read, a bug): anything but an outage. Kept as failed, so one row never blocks the queue.
-_ROW_ERRORS = (Exception,)
 
 
 def encode(interactions: Sequence[Interaction], received_at: datetime) -> str:
@@ -76,7 +73,8 @@ class WebhookIntake:
         return self._take(limit)[1]
 
     def drain_for(self, seconds: float | None = None, stop: threading.Event | None = None) -> list[Scheduled]:
-        """Drain batch by batch until the queue is empty, `seconds` have passed or `stop` is set."""
+        """Drain batch by batch until the queue is empty, `seconds` have passed or `stop` is set (with
+        neither: until nothing is left waiting, as `nps-bot intake drain` does)."""
         deadline = None if seconds is None else time.monotonic() + seconds
         everything: list[Scheduled] = []
         while not (stop and stop.is_set()):
@@ -85,10 +83,6 @@ class WebhookIntake:
             if taken < BATCH or (deadline is not None and time.monotonic() > deadline):
                 break
         return everything
-
-    def drain_all(self) -> list[Scheduled]:
-        """Drain until nothing is left waiting (tests and `nps-bot intake drain`)."""
-        return self.drain_for()
 
     def _take(self, limit: int) -> tuple[int, list[Scheduled]]:
         """(rows taken, what was scheduled): failed rows and multi-event rows make the two differ."""
@@ -118,7 +112,7 @@ class WebhookIntake:
                 scheduled = [item for intake_id, payload in rows for item in self._schedule(conn, intake_id, payload)]
         except OUTAGE:
             raise
-        except _ROW_ERRORS:
+        except Exception:  # some row failed: find it (below)
             return [item for intake_id, payload in rows for item in self._schedule_alone(conn, intake_id, payload)]
         conn.execute(webhook_intake.delete().where(webhook_intake.c.id.in_([intake_id for intake_id, _ in rows])))
         return scheduled
@@ -133,7 +127,10 @@ class WebhookIntake:
                 scheduled = self._schedule(conn, intake_id, payload)
         except OUTAGE:
             raise
-        except _ROW_ERRORS as exc:
+        except Exception as exc:
+            # A row this version cannot schedule (a value the database refuses, a date that overflows, a
+            # payload it cannot read, a bug): anything but an outage. Kept as failed, so one row never
+            # blocks the queue.
             log.error("webhook intake row %d not scheduled (%s); kept as failed", intake_id, type(exc).__name__)
             conn.execute(
                 webhook_intake.update()

@@ -80,7 +80,7 @@ def draining_client(ctx: AppContext, base_url: str) -> httpx.Client:
             return
         response.read()
         if response.status_code == 202 and response.json().get("status") == "queued":
-            response.extensions["outcomes"] = [s.outcome for s in WebhookIntake(ctx.surveys).drain_all()]
+            response.extensions["outcomes"] = [s.outcome for s in WebhookIntake(ctx.surveys).drain_for()]
 
     return httpx.Client(base_url=base_url, timeout=10, event_hooks={"response": [drain_after_webhook]})
 
