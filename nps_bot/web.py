@@ -115,8 +115,9 @@ def create_app(ctx: AppContext, *, freeze_after_start: bool = False) -> Starlett
             return Response(status_code=400)
         incoming = WebhookRequest(
             body=body,
-            headers={k.lower(): v for k, v in request.headers.items()},
-            query=dict(request.query_params),
+            # From the ASGI scope: Starlette's Headers and QueryParams objects cost more than the dicts.
+            headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]},
+            query=dict(request.query_params) if request.scope.get("query_string") else {},
             received_at=ctx.clock.now(),
             path_params=dict(request.path_params),
         )
@@ -165,10 +166,10 @@ def create_app(ctx: AppContext, *, freeze_after_start: bool = False) -> Starlett
 
     theme = PageTheme.from_settings(ctx.settings)  # the hosted pages' branding and security headers
     routes: list[BaseRoute] = [
+        Route("/webhooks/{connector}", webhook, methods=["POST"]),  # first: routes are tried in order
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),
-        Route("/webhooks/{connector}", webhook, methods=["POST"]),
         *survey_page_routes(ctx.surveys, ctx.notify_answer, ctx.settings.company_name, theme),
         *unsubscribe_routes(ctx.surveys, ctx.settings.company_name, ctx.settings.verifying_keys, theme),
         # The help desk's own closing e-mail links here; refusals use the hosted pages' message page.
