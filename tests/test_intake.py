@@ -26,7 +26,7 @@ from nps_bot.delivery.worker import Worker
 from nps_bot.models import Customer, Interaction
 from nps_bot.server import BackgroundServer
 from nps_bot.store.engine import create_engine_for
-from nps_bot.store.intake import pg_driver
+from nps_bot.store.intake import Row, intake_writer, pg_driver
 from nps_bot.store.schema import surveys, webhook_events, webhook_intake
 from nps_bot.surveys.intake import WebhookIntake, encode
 from nps_bot.surveys.policy import SurveyPolicy
@@ -172,6 +172,29 @@ def test_postgres_a_dropped_connection_is_replaced_without_losing_the_webhook(
         response = queued.post_generic(generic_event(2))
     assert response.status_code == 202, response.text
     assert count(live.ctx, webhook_intake) == 2
+
+
+@pytest.mark.parametrize(("parameters", "driver"), [("", "asyncpg"), ("?connect_timeout=10", "psycopg")])
+def test_postgres_intake_stores_each_row_of_a_batch_as_it_was_given(pg_url: str, parameters: str, driver: str) -> None:
+    # Quotes, backslashes, an escaped NUL, text beyond the BMP and a connector name that looks like SQL:
+    # the rows travel as two text arrays and come back byte for byte.
+    payloads = ['{"a": "say \\"hi\\""}', '{"b": "C:\\\\x \\u0000"}', '{"c": "Rūta 👍 ✓"}', "[]"]
+    rows: list[Row] = list(zip(["generic", "a'); DROP", "x", "y"], payloads, strict=True))
+    engine = create_engine_for(pg_url + parameters)
+    assert pg_driver(engine).name == driver
+
+    async def scenario() -> None:
+        intake = intake_writer(engine)
+        await asyncio.gather(*(intake.store(row) for row in rows))
+        await intake.aclose()
+
+    try:
+        asyncio.run(scenario())
+        with engine.connect() as conn:
+            stored = conn.execute(sa.select(webhook_intake.c.connector, webhook_intake.c.payload)).all()
+    finally:
+        engine.dispose()
+    assert sorted(map(tuple, stored)) == sorted(rows)
 
 
 @pytest.mark.parametrize(
@@ -433,20 +456,20 @@ class FakeDriver:
         self.released = asyncio.Event()
         self.connections = 0
         self.failed = False
-        self.batches: list[tuple[int, str]] = []  # (connection, rows as JSON), in the order stored
+        self.batches: list[tuple[int, list[Row]]] = []  # (connection, rows), in the order stored
 
     async def connect(self) -> int:
         self.connections += 1
         return self.connections
 
-    async def insert(self, conn: int, rows_json: str) -> None:
+    async def insert(self, conn: int, rows: list[Row]) -> None:
         await asyncio.sleep(self.delay)
         if conn == self.held:
             await self.released.wait()
         if self.error is not None and conn == 1 and self.batches:  # the held connection, gone while idle
             self.failed = True
             raise self.error
-        self.batches.append((conn, rows_json))
+        self.batches.append((conn, rows))
 
     def closed(self, conn: int) -> bool:
         # Open until used, as a connection that died while idle looks; `closes`: closed by the error.
@@ -460,7 +483,7 @@ class FakeDriver:
 
     def sizes(self) -> list[tuple[int, int]]:
         """(connection, rows) of each batch."""
-        return [(conn, len(json.loads(rows))) for conn, rows in self.batches]
+        return [(conn, len(rows)) for conn, rows in self.batches]
 
 
 @pytest.mark.parametrize(
@@ -492,7 +515,7 @@ def test_postgres_intake_retries_a_batch_once_on_a_new_connection_only_when_the_
     asyncio.run(scenario())
     assert driver.batches[0][0] == 1
     if retried:
-        assert driver.batches[1] == (2, json.dumps([["generic", '{"n": 2}']]))
+        assert driver.batches[1] == (2, [("generic", '{"n": 2}')])
     else:
         assert len(driver.batches) == 1 and driver.connections == 1
 
