@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlalchemy import Connection
 
 from nps_bot.models import Interaction, ScheduleOutcome
@@ -33,12 +34,13 @@ log = logging.getLogger(__name__)
 BATCH = 50
 # Waiting longer than this means no worker is keeping up (a poll is 2 s): `serve` says so in its log.
 STALE_AFTER = timedelta(minutes=5)
+_INTERACTIONS = TypeAdapter(list[Interaction])
 
 
 def encode(interactions: Sequence[Interaction], received_at: datetime) -> str:
-    """The row's payload. Pydantic serialises each interaction in Rust: cheap on the event loop."""
-    parts = ",".join(i.model_dump_json() for i in interactions)
-    return f'{{"received_at":"{received_at.isoformat()}","interactions":[{parts}]}}'
+    """The row's payload. Pydantic serialises the interactions in Rust, in one call: cheap on the event loop."""
+    listed = _INTERACTIONS.dump_json(list(interactions)).decode()
+    return f'{{"received_at":"{received_at.isoformat()}","interactions":{listed}}}'
 
 
 def decode(payload: str) -> tuple[datetime, list[Interaction]]:
