@@ -83,6 +83,8 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
 
 
 def create_app(ctx: AppContext, *, freeze_after_start: bool = False) -> Starlette:
+    queue = intake.WebhookIntake(ctx.surveys)
+
     async def healthz(_: Request) -> Response:
         """Health: the process answers and the database does (503 otherwise); /readyz adds the integrations."""
 
@@ -98,9 +100,15 @@ def create_app(ctx: AppContext, *, freeze_after_start: bool = False) -> Starlett
         return JSONResponse({"status": "ok", "database": "ok"})
 
     async def readyz(request: Request) -> Response:
-        """Readiness for traffic: the database (as /healthz), and each integration that reports (Socket Mode)."""
+        """Readiness for traffic: the database (as /healthz), and each integration that reports (Socket Mode);
+        with the intake queue's figures for monitoring (they never change the status)."""
         health = await healthz(request)
         body = json.loads(bytes(health.body))
+        if health.status_code == 200:
+            try:
+                body["intake"] = (await run_in_threadpool(queue.gauge, ctx.clock.now())).as_json()
+            except Exception as exc:  # the database went away since the ping: the next probe says so
+                log.warning("readiness: intake figures unavailable (%s)", type(exc).__name__)
         reports = [r for p in ctx.integrations.values() if isinstance(p, ReportsReadiness) and (r := p.readiness())]
         body.update({name: state for name, state, _ in reports})
         if health.status_code == 200 and not all(ready for _, _, ready in reports):

@@ -28,6 +28,7 @@ from nps_bot.server import BackgroundServer
 from nps_bot.store.engine import create_engine_for
 from nps_bot.store.intake import Row, intake_writer, pg_driver
 from nps_bot.store.schema import surveys, webhook_events, webhook_intake
+from nps_bot.surveys import intake as intake_module
 from nps_bot.surveys.intake import WebhookIntake, encode
 from nps_bot.surveys.policy import SurveyPolicy
 from nps_bot.surveys.privacy import forget, purge_older_than
@@ -74,6 +75,26 @@ def test_a_webhook_is_answered_once_stored_and_scheduled_later_from_its_arrival(
     assert (row.state, row.ticket_id) == ("scheduled", "T-1001")
     assert row.created_at == arrived and row.due_at == arrived + timedelta(hours=1)
     assert (event.outcome, event.received_at) == ("scheduled", arrived)
+
+
+def test_readyz_reports_the_queue_for_monitoring_and_stays_ready(queued: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    live = queued
+    assert live.http.get("/readyz").json()["intake"] == {"waiting": 0, "failed": 0, "oldest_waiting_seconds": None}
+    for n in (1, 2, 3):
+        assert live.post_generic(generic_event(n)).status_code == 202
+    live.clock.advance(timedelta(seconds=90))
+    with live.ctx.engine.begin() as conn:  # one row a worker could not schedule
+        first = conn.execute(sa.select(sa.func.min(webhook_intake.c.id))).scalar_one()
+        conn.execute(
+            webhook_intake.update().where(webhook_intake.c.id == first).values(failed_at=live.clock.now(), error="X")
+        )
+    ready = live.http.get("/readyz")
+    assert ready.status_code == 200  # a queue never makes the process unready: it still takes webhooks
+    assert ready.json()["intake"] == {"waiting": 2, "failed": 1, "oldest_waiting_seconds": 90.0}
+    monkeypatch.setattr(intake_module, "GAUGE_LIMIT", 1)  # a backlog: the probe stops counting
+    assert live.http.get("/readyz").json()["intake"]["waiting"] == 1
+    WebhookIntake(live.ctx.surveys).drain_for()
+    assert live.http.get("/readyz").json()["intake"] == {"waiting": 0, "failed": 1, "oldest_waiting_seconds": None}
 
 
 def test_concurrent_posts_are_each_stored_before_their_answer_and_make_one_survey_per_event(queued: Live) -> None:

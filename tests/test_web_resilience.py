@@ -71,7 +71,12 @@ def test_webhook_answers_503_while_the_database_is_away_and_recovers(
     if stored_while_away:  # the first delivery was scheduled by the same drain, the redelivery is its duplicate
         outcomes = sorted(o.status for o in again.extensions["outcomes"])
     assert outcomes == (["duplicate", "scheduled"] if stored_while_away else ["scheduled"])
-    assert live.http.get("/readyz").json() == {"status": "ok", "database": "ok"}
+    ready = live.http.get("/readyz").json()
+    assert ready == {
+        "status": "ok",
+        "database": "ok",
+        "intake": {"waiting": 0, "failed": 0, "oldest_waiting_seconds": None},  # the client drains each post
+    }
     assert live.outcome(live.post_generic(generic_event(2)))["status"] == "duplicate"
 
 

@@ -35,6 +35,8 @@ BATCH = 50
 # Waiting longer than this means no worker is keeping up (a poll is 2 s): `serve` says so in its log.
 STALE_AFTER = timedelta(minutes=5)
 _INTERACTIONS = TypeAdapter(list[Interaction])
+# /readyz counts the queue up to this many rows, so a probe stays cheap whatever the backlog.
+GAUGE_LIMIT = 10_000
 
 
 def encode(interactions: Sequence[Interaction], received_at: datetime) -> str:
@@ -63,6 +65,18 @@ class IntakeStatus:
     pending: int
     failed: int
     errors: dict[str, int]  # error type -> failed rows
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeGauge:
+    """The queue as monitoring sees it (/readyz): counts stop at GAUGE_LIMIT."""
+
+    waiting: int
+    failed: int
+    oldest_waiting_seconds: float | None  # None: nothing waits
+
+    def as_json(self) -> dict[str, int | float | None]:
+        return {"waiting": self.waiting, "failed": self.failed, "oldest_waiting_seconds": self.oldest_waiting_seconds}
 
 
 class WebhookIntake:
@@ -155,6 +169,20 @@ class WebhookIntake:
             ).all()
         by_error = {str(error): int(n) for error, n in errors}
         return IntakeStatus(int(pending or 0), sum(by_error.values()), by_error)
+
+    def gauge(self, now: datetime) -> IntakeGauge:
+        """Waiting and failed rows (each count stops at GAUGE_LIMIT) and how long the oldest has waited."""
+        with self.engine.connect() as conn:
+
+            def capped(condition: sa.ColumnElement[bool]) -> int:
+                rows = sa.select(sa.literal(1)).select_from(webhook_intake).where(condition).limit(GAUGE_LIMIT)
+                return int(conn.scalar(sa.select(sa.func.count()).select_from(rows.subquery())) or 0)
+
+            waiting = capped(webhook_intake.c.failed_at.is_(None))
+            failed = capped(webhook_intake.c.failed_at.is_not(None))
+        oldest = self.oldest_waiting() if waiting else None
+        age = None if oldest is None else round(max(0.0, (now - oldest).total_seconds()), 1)
+        return IntakeGauge(waiting, failed, age)
 
     def oldest_waiting(self) -> datetime | None:
         """When the oldest webhook still waiting arrived (None: nothing waits)."""
