@@ -14,6 +14,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -174,12 +175,12 @@ def cmd_try(settings: Settings, args: argparse.Namespace) -> int:
     if scheduled is None:
         print("the server's worker schedules it; its log shows the survey link when it is sent")
         return 0
-    if scheduled[0] == "queued":
+    if scheduled.status == "queued":
         print(f"nps-bot try: ticket TRY-{stamp} is stored but still queued after {patience:g} s: is a worker "
               "running? (`nps-bot worker`, or `serve` with NPS_BOT_EMBEDDED_WORKER=true, the default)",
               file=sys.stderr)  # fmt: skip
         return 1
-    status, survey_id, reason, due = scheduled
+    status, survey_id, reason, due = scheduled.status, scheduled.survey_id, scheduled.reason, scheduled.due
     print(f"ticket TRY-{stamp}: {status}" + (f" ({reason})" if reason else ""))
     if status != "scheduled" or survey_id is None or due is None:
         if str(reason or "").startswith("throttled"):
@@ -218,12 +219,19 @@ def _poll(settings: Settings, query: Any, ready: Callable[[Any], bool], deadline
         engine.dispose()
 
 
-def _schedule_outcome(
-    settings: Settings, event_id: str, deadline: float
-) -> tuple[str, int | None, str | None, datetime | None] | None:
-    """`try`: what the server's worker made of the queued webhook (status, survey id, reason, due), read
-    from its database; status "queued" when no worker scheduled it in time; None when that database
-    is not reachable from here."""
+@dataclass(frozen=True, slots=True)
+class _Scheduled:
+    """`try`: what the server's worker made of the webhook ("queued": no worker scheduled it in time)."""
+
+    status: str
+    survey_id: int | None = None
+    reason: str | None = None
+    due: datetime | None = None
+
+
+def _schedule_outcome(settings: Settings, event_id: str, deadline: float) -> _Scheduled | None:
+    """`try`: what the server's worker made of the queued webhook, read from its database; None when
+    that database is not reachable from here."""
     import sqlalchemy as sa
 
     from nps_bot.store.schema import surveys, webhook_events
@@ -241,8 +249,8 @@ def _schedule_outcome(
     except sa.exc.SQLAlchemyError:  # not the server's database (another directory, no access)
         return None
     if row is None or row.outcome == "pending":
-        return "queued", None, None, None
-    return row.outcome, row.id, row.reason, row.due_at
+        return _Scheduled("queued")
+    return _Scheduled(row.outcome, row.id, row.reason, row.due_at)
 
 
 def _answer(settings: Settings, base: str, survey_id: int, score: int, deadline: float) -> int:
