@@ -5,17 +5,15 @@ the worker that schedules the stored copies makes one survey and calls the rest 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Callable
 
 import httpx
 import sqlalchemy as sa
 
-from nps_bot.plugin import signing
 from nps_bot.store.schema import surveys, webhook_events, webhook_intake
 from nps_bot.surveys.intake import WebhookIntake
-from tests.support.app import GENERIC_SECRET, Live, generic_event
+from tests.support.app import Live, generic_event
 
 COPIES = 20
 
@@ -29,9 +27,7 @@ async def _storm(url: str, body: bytes, headers: dict[str, str]) -> list[httpx.R
 
 def test_twenty_concurrent_redeliveries_make_one_survey(make_live: Callable[..., Live], any_db_url: str) -> None:
     live = make_live(database_url=any_db_url)
-    body = json.dumps(generic_event(7)).encode()
-    signature = signing.sign(GENERIC_SECRET, body, int(live.clock.now().timestamp()))
-    headers = {signing.HEADER: signature, "content-type": "application/json"}
+    body, headers = live.signed_generic(generic_event(7))  # the same bytes for every copy
 
     answers = asyncio.run(_storm(live.url, body, headers))
 

@@ -44,6 +44,14 @@ class Live:
             return outcome_json(outcomes[0])
         return {"status": "accepted", "results": [outcome_json(o) for o in outcomes]}
 
+    def signed_generic(
+        self, body: dict[str, Any] | bytes, *, secret: str = GENERIC_SECRET, at: datetime | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """A generic webhook's bytes and headers, signed at the app's time (for clients of a test's own)."""
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        ts = int((at or self.clock.now()).timestamp())
+        return raw, {signing.HEADER: signing.sign(secret, raw, ts), "content-type": "application/json"}
+
     def post_generic(
         self,
         body: dict[str, Any] | bytes,
@@ -52,11 +60,8 @@ class Live:
         at: datetime | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        ts = int((at or self.clock.now()).timestamp())
-        all_headers = {signing.HEADER: signing.sign(secret, raw, ts), "content-type": "application/json"}
-        all_headers.update(headers or {})
-        return self.http.post("/webhooks/generic", content=raw, headers=all_headers)
+        raw, signed = self.signed_generic(body, secret=secret, at=at)
+        return self.http.post("/webhooks/generic", content=raw, headers={**signed, **(headers or {})})
 
 
 def outcome_json(outcome: ScheduleOutcome) -> dict[str, Any]:
