@@ -4,6 +4,7 @@ Retry-After, ids and hosts as admins and payloads write them, and what `nps-bot 
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings
 from starlette.requests import Request
@@ -19,7 +22,7 @@ from starlette.requests import Request
 from nps_bot import settings_doc
 from nps_bot.plugin import auth, http, signing
 from nps_bot.plugin.payloads import language_code
-from nps_bot.plugin.ports import DeliveryRetry, DeliveryUnavailable
+from nps_bot.plugin.ports import BadPayload, DeliveryRetry, DeliveryUnavailable, json_value
 from nps_bot.plugin.reply import numeric_id
 from nps_bot.plugin.requests import read_limited
 from nps_bot.plugin.retry import MAX_BACKOFF, backoff
@@ -234,3 +237,33 @@ def test_settings_doc_refuses_a_readme_without_markers_in_one_line(
     assert settings_doc._main(["--write", str(readme)]) == 1
     assert "has no" in capsys.readouterr().err
     assert readme.read_text(encoding="utf-8") == "# no table here\n"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300)
+@given(json_values)
+def test_bodies_read_as_json_reads_them(value: Any) -> None:
+    # orjson does the reading where it agrees with json; integers past 64 bits (ids), NaN, 1e400 and
+    # lone surrogates must come back exactly as json reads them: same values, same types.
+    body = json.dumps(value).encode()
+    assert repr(json_value(body)) == repr(json.loads(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"id": 123456789012345678901234567890}', b"[-9223372036854775809, 18446744073709551616]", b"[1e400, NaN]"],
+)
+def test_numbers_orjson_would_change_are_read_by_json(body: bytes) -> None:
+    assert repr(json_value(body)) == repr(json.loads(body))
+
+
+@pytest.mark.parametrize(("body", "reason"), [(b"{", "malformed JSON"), (b"[" * 100_000, "nested too deeply")])
+def test_unreadable_bodies_keep_their_reasons(body: bytes, reason: str) -> None:
+    with pytest.raises(BadPayload, match=reason):
+        json_value(body)
