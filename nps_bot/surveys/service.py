@@ -96,8 +96,10 @@ class SurveyService:
 
     def schedule_now(self, interaction: Interaction) -> ScheduleOutcome:
         """Schedule with no delay (a survey an admin sends by hand); every other policy applies."""
-        now_policy = dataclasses.replace(self.policy, delay=timedelta(0))
-        return SurveyService(self.engine, now_policy, self.clock, self.default_language).schedule(interaction)
+        # A copy with that one policy change: every other field (and any added later) comes along.
+        return dataclasses.replace(self, policy=dataclasses.replace(self.policy, delay=timedelta(0))).schedule(
+            interaction
+        )
 
     def _apply(self, conn: Connection, interaction: Interaction, now: datetime) -> ScheduleOutcome:
         customer_key = interaction.customer.key(interaction.connector)
