@@ -40,7 +40,8 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         "sqlite:///nps-bot.db",
-        description="SQLite file, or `postgresql://user:pass@host/db` (install `.[postgres]`)",
+        description="SQLite file, or `postgresql://user:pass@host/db` (install `.[postgres]`; add "
+        "`?pool_mode=transaction` behind a pooler in transaction mode)",
     )
     host: str = Field("127.0.0.1", description="address `serve` listens on (`0.0.0.0` for every interface)")
     port: int = Field(8080, description="port `serve` listens on")

@@ -17,6 +17,14 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Arbitrary constant: serialises concurrent `migrate` calls from several replicas on PostgreSQL.
 _MIGRATION_LOCK_ID = 0x6E7073
+# `?pool_mode=transaction` on a PostgreSQL URL: the URL points at a pooler in transaction mode
+# (PgBouncer's pool_mode, Supabase's port 6543). Recorded as this engine execution option.
+POOL_MODE = "pool_mode"
+TRANSACTION_POOLING = "nps_transaction_pooling"
+
+
+def transaction_pooling(engine: Engine) -> bool:
+    return bool(engine.get_execution_options().get(TRANSACTION_POOLING))
 
 
 def create_engine_for(url: str, **kwargs: Any) -> Engine:
@@ -26,7 +34,15 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    engine = sa.create_engine(url, **kwargs)
+    parsed = sa.make_url(url)
+    pool_mode = parsed.query.get(POOL_MODE)
+    if pool_mode not in (None, "session", "transaction"):  # ours, not libpq's: off the URL drivers see
+        raise ValueError(f"{POOL_MODE}={pool_mode!r} in the database URL: use session or transaction")
+    if pool_mode == "transaction":
+        # Each transaction may run on another server connection: no statement may stay prepared on one.
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
+        kwargs["execution_options"] = {**kwargs.get("execution_options", {}), TRANSACTION_POOLING: True}
+    engine = sa.create_engine(parsed.difference_update_query([POOL_MODE]), **kwargs)
     dialect = engine.dialect
 
     def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -87,15 +103,13 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to call from every process at start-up."""
     cfg = alembic_config(engine)
     if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
-            try:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
-                conn.commit()
-            finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_ID})
-                conn.commit()
+        # The whole upgrade is one transaction (PostgreSQL's DDL is transactional), and so is the
+        # lock: released by its commit or rollback, and held on one server connection even behind a
+        # pooler in transaction mode, where a session's lock could outlive its client.
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
     else:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
+from nps_bot.store.engine import transaction_pooling
 from nps_bot.store.group_commit import GroupCommitWriter, WriterClosed
 from nps_bot.store.schema import webhook_intake
 
@@ -200,7 +201,10 @@ class _PsycopgAsync:
     name = "psycopg"
 
     def __init__(self, engine: Engine) -> None:
-        self._connect_args = engine.dialect.create_connect_args(engine.url)
+        args, kwargs = engine.dialect.create_connect_args(engine.url)
+        if transaction_pooling(engine):  # behind a pooler in transaction mode: nothing prepared
+            kwargs = {**kwargs, "prepare_threshold": None}
+        self._connect_args = args, kwargs
 
     async def connect(self) -> Any:
         import psycopg
@@ -228,11 +232,15 @@ def _columns(rows: list[Row]) -> tuple[list[str], list[str]]:
 
 
 def pg_driver(engine: Engine) -> _PgDriver:
-    """asyncpg when it is installed and reads every parameter of the URL; psycopg otherwise."""
+    """asyncpg when it is installed and reads every parameter of the URL; psycopg otherwise, and behind
+    a pooler in transaction mode (asyncpg's statement cache names statements on a server connection
+    the next batch may not get; without the cache it takes two round trips a batch)."""
     unread = set(engine.url.query) - _ASYNCPG_PARAMETERS
     try:
         import asyncpg  # noqa: F401
     except ImportError:
+        return _PsycopgAsync(engine)
+    if transaction_pooling(engine):
         return _PsycopgAsync(engine)
     if unread:
         log.info("webhook intake: psycopg, for the URL parameters %s", ", ".join(sorted(unread)))
