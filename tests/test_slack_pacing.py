@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from integrations.slack.clients import DEFAULT_RETRY_AFTER, header_seconds
+from integrations.slack.clients import DEFAULT_RETRY_AFTER, Pacer, header_seconds
+from integrations.slack.settings import SlackSettings
 from nps_bot.delivery.api_limits import ApiLimiter
 from nps_bot.models import Customer
 from nps_bot.plugin.ports import Pace, RateLimited
@@ -149,6 +150,31 @@ def test_slots_are_shared_between_processes_after_the_burst(db_url: str) -> None
     with pytest.raises(RateLimited):  # six calls queued at once would wait longer than allowed
         for _ in range(6):
             b.acquire("slack:conversations.open", Pace(per_minute=6), max_wait=5)
+    engine.dispose()
+
+
+def test_posts_to_a_named_channel_are_paced_across_processes_and_dms_in_each(db_url: str) -> None:
+    engine = create_engine_for(db_url)
+    clock = [datetime(2026, 11, 28, 12, 0, tzinfo=UTC)]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        clock[0] += timedelta(seconds=seconds)
+
+    settings = SlackSettings(rates={"chat.postMessage": 6000}, channel_posts_per_minute=60)  # one a second
+    a, b = (Pacer(ApiLimiter(engine, now=lambda: clock[0], sleep=sleep), settings) for _ in range(2))
+    client = WebClient(token="xoxb-test")
+    for pacer in (a, b, a, b, a):  # two workers' processes post alerts to one channel
+        pacer.before(client, "chat.postMessage", "C0ALERTS")
+    assert slept == [1.0, 1.0], "three at once (the burst), then one a second, whichever process posts"
+    slept.clear()
+    for pacer in (a, b) * 4:  # DMs: each process paces its own, and keeps no row per customer
+        pacer.before(client, "chat.postMessage", "D0CUSTOMER")
+    assert slept == [1.0], "each process's fourth post waits for a second, once; together it would be five"
+    with engine.connect() as conn:
+        keys = set(conn.execute(sa.select(api_limits.c.key)).scalars())
+    assert keys == {"slack:chat.postMessage", "slack:chat.postMessage:C0ALERTS"}
     engine.dispose()
 
 

@@ -94,8 +94,11 @@ class Pacer:
         try:
             self.limits.acquire(limit_key(method), self.paces.get(method), self.max_wait)
             if method == PER_CHANNEL and channel:
-                key = f"{limit_key(method)}:{channel}"  # one per channel: paced in this process only
-                self.limits.acquire(key, self.per_channel, self.max_wait, shared=False)
+                # A named channel (C…, G…: digests, alerts) is shared by every worker and there are few:
+                # paced through the database. A DM (D…, or a user id) is one customer's: paced in this
+                # process, without a row for each customer.
+                key = f"{limit_key(method)}:{channel}"
+                self.limits.acquire(key, self.per_channel, self.max_wait, shared=channel[:1] in ("C", "G"))
         except RateLimited as exc:
             raise SlackApiError(f"{method} is rate limited", _rate_limited(client, method, exc.retry_after)) from None
 
