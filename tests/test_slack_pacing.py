@@ -133,16 +133,27 @@ def test_a_pause_written_by_one_process_holds_for_another(db_url: str) -> None:
     engine.dispose()
 
 
+class FakeTime:
+    """A clock that moves only when a limiter sleeps, and the sleeps it was asked for."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.now += timedelta(seconds=seconds)
+
+    def limiter(self, engine: sa.Engine) -> ApiLimiter:
+        """One process's limiter on the shared database, on this clock."""
+        return ApiLimiter(engine, now=lambda: self.now, sleep=self.sleep)
+
+
 def test_slots_are_shared_between_processes_after_the_burst(db_url: str) -> None:
     engine = create_engine_for(db_url)
-    clock = [datetime(2026, 11, 28, 12, 0, tzinfo=UTC)]
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(round(seconds, 3))
-        clock[0] += timedelta(seconds=seconds)
-
-    a, b = (ApiLimiter(engine, now=lambda: clock[0], sleep=sleep) for _ in range(2))
+    fake = FakeTime()
+    slept = fake.slept
+    a, b = fake.limiter(engine), fake.limiter(engine)
     pace = Pace(per_minute=60, burst=2)  # one a second, two back to back
     for limiter in (a, b, a, b, a):
         limiter.acquire("slack:conversations.open", pace, max_wait=5)
@@ -155,15 +166,10 @@ def test_slots_are_shared_between_processes_after_the_burst(db_url: str) -> None
 
 def test_posts_to_a_named_channel_are_paced_across_processes_and_dms_in_each(db_url: str) -> None:
     engine = create_engine_for(db_url)
-    clock = [datetime(2026, 11, 28, 12, 0, tzinfo=UTC)]
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(round(seconds, 3))
-        clock[0] += timedelta(seconds=seconds)
-
+    fake = FakeTime()
+    slept = fake.slept
     settings = SlackSettings(rates={"chat.postMessage": 6000}, channel_posts_per_minute=60)  # one a second
-    a, b = (Pacer(ApiLimiter(engine, now=lambda: clock[0], sleep=sleep), settings) for _ in range(2))
+    a, b = Pacer(fake.limiter(engine), settings), Pacer(fake.limiter(engine), settings)
     client = WebClient(token="xoxb-test")
     for pacer in (a, b, a, b, a):  # two workers' processes post alerts to one channel
         pacer.before(client, "chat.postMessage", "C0ALERTS")
