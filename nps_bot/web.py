@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import gc
 import json
@@ -22,6 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from nps_bot.app import AppContext
+from nps_bot.clock import Clock
 from nps_bot.delivery.worker import Worker
 from nps_bot.plugin.ports import (
     Parsed,
@@ -62,13 +64,12 @@ def _insert_now(engine: sa.Engine, row: Row) -> None:
         insert_rows(conn, [row])
 
 
-async def _watch_intake(ctx: AppContext) -> None:
+async def _watch_intake(queue: intake.WebhookIntake, clock: Clock) -> None:
     """Say in the log when queued webhooks are not being scheduled (no worker running, or too few)."""
-    watcher = intake.WebhookIntake(ctx.surveys)
     while True:
         await asyncio.sleep(INTAKE_WATCH_SECONDS)
         try:
-            warning = await run_in_threadpool(watcher.lag_warning, ctx.clock.now())
+            warning = await run_in_threadpool(queue.lag_warning, clock.now())
         except Exception as exc:  # the database is away: /healthz says so; keep watching
             log.debug("intake watch: %s", type(exc).__name__)
             continue
@@ -106,7 +107,7 @@ def create_app(ctx: AppContext, *, freeze_after_start: bool = False) -> Starlett
         body = json.loads(bytes(health.body))
         if health.status_code == 200:
             try:
-                body["intake"] = (await run_in_threadpool(queue.gauge, ctx.clock.now())).as_json()
+                body["intake"] = dataclasses.asdict(await run_in_threadpool(queue.gauge, ctx.clock.now()))
             except Exception as exc:  # the database went away since the ping: the next probe says so
                 log.warning("readiness: intake figures unavailable (%s)", type(exc).__name__)
         reports = [r for p in ctx.integrations.values() if isinstance(p, ReportsReadiness) and (r := p.readiness())]
@@ -210,7 +211,7 @@ def create_app(ctx: AppContext, *, freeze_after_start: bool = False) -> Starlett
             # finished the open requests: every row already taken is committed or refused by then.
             app.state.intake_writer = intake_writer(ctx.engine)
             stack.push_async_callback(app.state.intake_writer.aclose)
-            watch = asyncio.create_task(_watch_intake(ctx))
+            watch = asyncio.create_task(_watch_intake(queue, ctx.clock))
             stack.push_async_callback(_cancelled, watch)
             for plugin in ctx.integrations.values():
                 if isinstance(plugin, ProvidesLifespan):

@@ -23,8 +23,19 @@ POOL_MODE = "pool_mode"
 TRANSACTION_POOLING = "nps_transaction_pooling"
 
 
+# Behind a pooler in transaction mode each transaction may run on another server connection: no
+# statement may stay prepared on one.
+_NOTHING_PREPARED = {"prepare_threshold": None}
+
+
 def transaction_pooling(engine: Engine) -> bool:
     return bool(engine.get_execution_options().get(TRANSACTION_POOLING))
+
+
+def psycopg_connect_args(engine: Engine) -> tuple[list[Any], dict[str, Any]]:
+    """What the engine's pool passes to psycopg, for a connection made outside the pool."""
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    return list(args), ({**kwargs, **_NOTHING_PREPARED} if transaction_pooling(engine) else kwargs)
 
 
 def create_engine_for(url: str, **kwargs: Any) -> Engine:
@@ -39,8 +50,7 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
     if pool_mode not in (None, "session", "transaction"):  # ours, not libpq's: off the URL drivers see
         raise ValueError(f"{POOL_MODE}={pool_mode!r} in the database URL: use session or transaction")
     if pool_mode == "transaction":
-        # Each transaction may run on another server connection: no statement may stay prepared on one.
-        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), **_NOTHING_PREPARED}
         kwargs["execution_options"] = {**kwargs.get("execution_options", {}), TRANSACTION_POOLING: True}
     engine = sa.create_engine(parsed.difference_update_query([POOL_MODE]), **kwargs)
     dialect = engine.dialect

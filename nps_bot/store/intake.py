@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib.util
 import logging
 import sqlite3
 from typing import Any, Protocol
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from nps_bot.store.engine import transaction_pooling
+from nps_bot.store.engine import psycopg_connect_args, transaction_pooling
 from nps_bot.store.group_commit import GroupCommitWriter, WriterClosed
 from nps_bot.store.schema import webhook_intake
 
@@ -201,10 +202,7 @@ class _PsycopgAsync:
     name = "psycopg"
 
     def __init__(self, engine: Engine) -> None:
-        args, kwargs = engine.dialect.create_connect_args(engine.url)
-        if transaction_pooling(engine):  # behind a pooler in transaction mode: nothing prepared
-            kwargs = {**kwargs, "prepare_threshold": None}
-        self._connect_args = args, kwargs
+        self._connect_args = psycopg_connect_args(engine)
 
     async def connect(self) -> Any:
         import psycopg
@@ -236,14 +234,9 @@ def pg_driver(engine: Engine) -> _PgDriver:
     a pooler in transaction mode (asyncpg's statement cache names statements on a server connection
     the next batch may not get; without the cache it takes two round trips a batch)."""
     unread = set(engine.url.query) - _ASYNCPG_PARAMETERS
-    try:
-        import asyncpg  # noqa: F401
-    except ImportError:
-        return _PsycopgAsync(engine)
-    if transaction_pooling(engine):
-        return _PsycopgAsync(engine)
     if unread:
         log.info("webhook intake: psycopg, for the URL parameters %s", ", ".join(sorted(unread)))
+    if unread or transaction_pooling(engine) or importlib.util.find_spec("asyncpg") is None:
         return _PsycopgAsync(engine)
     return _Asyncpg(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
 
