@@ -8,8 +8,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from nps_bot.app import AppContext
 from nps_bot.store.schema import responses, survey_attributes, survey_tags, surveys
 from tests.conftest import Live
+
+
+def count(ctx: AppContext, table: sa.Table) -> int:
+    with ctx.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
 def survey_rows(live: Live) -> list[Any]:

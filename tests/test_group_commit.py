@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from nps_bot.app import AppContext
-from nps_bot.models import Customer, Interaction
 from nps_bot.store.group_commit import GroupCommitWriter, WriterClosed
 from nps_bot.store.intake import insert_rows
 from nps_bot.store.schema import surveys, webhook_intake
-from tests.support.app import services
+from tests.db_helpers import count
+from tests.support.app import closing, services
 
 
 @pytest.fixture
@@ -29,11 +29,6 @@ def served(db_url: str) -> Iterator[tuple[AppContext, GroupCommitWriter]]:
     yield ctx, writer
     writer.close()
     ctx.engine.dispose()
-
-
-def count(ctx: AppContext, table: sa.Table) -> int:
-    with ctx.engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
 def hold(writer: GroupCommitWriter) -> threading.Event:
@@ -110,12 +105,6 @@ def test_a_failed_commit_fails_exactly_the_jobs_of_that_batch(served: tuple[AppC
     with ctx.engine.connect() as conn:
         stored = conn.execute(sa.select(webhook_intake.c.payload).order_by(webhook_intake.c.id)).scalars().all()
     assert stored == ['{"n": 100}', '{"n": 200}']  # nothing of the failed batch
-
-
-def closing(n: int) -> Interaction:
-    return Interaction(
-        connector="generic", event_id=f"e{n}", ticket_id=f"T{n}", customer=Customer(email=f"c{n}@example.com")
-    )
 
 
 def test_a_job_that_fails_rolls_back_only_itself(served: tuple[AppContext, GroupCommitWriter]) -> None:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -25,8 +26,9 @@ from nps_bot.app import AppContext
 from nps_bot.delivery.worker import Worker
 from nps_bot.models import Customer, Interaction
 from nps_bot.server import BackgroundServer
+from nps_bot.store import intake as store_intake
 from nps_bot.store.engine import create_engine_for
-from nps_bot.store.intake import Row, intake_writer, pg_driver
+from nps_bot.store.intake import IntakeUnavailable, PostgresIntake, Row, _Asyncpg, intake_writer, pg_driver
 from nps_bot.store.schema import surveys, webhook_events, webhook_intake
 from nps_bot.surveys import intake as intake_module
 from nps_bot.surveys.intake import WebhookIntake, encode
@@ -34,7 +36,8 @@ from nps_bot.surveys.policy import SurveyPolicy
 from nps_bot.surveys.privacy import forget, purge_older_than
 from nps_bot.surveys.service import SurveyService
 from tests.conftest import PG_URL, _pg_database
-from tests.support.app import Live, generic_event, services
+from tests.db_helpers import count
+from tests.support.app import Live, closing, generic_event, services
 
 
 @pytest.fixture
@@ -43,11 +46,6 @@ def queued(make_live: Callable[..., Live], any_db_url: str) -> Iterator[Live]:
     live = make_live(database_url=any_db_url)
     with httpx.Client(base_url=live.url, timeout=20) as plain:
         yield Live(live.ctx, live.url, plain, live.clock)
-
-
-def count(ctx: AppContext, table: sa.Table) -> int:
-    with ctx.engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
 def post_alone(live: Live, body: dict[str, Any]) -> httpx.Response:
@@ -170,10 +168,11 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     yield from _pg_database(template=request.getfixturevalue("_pg_template"))
 
 
-@pytest.mark.parametrize(
-    ("parameters", "driver"),
-    [("", "asyncpg"), ("?connect_timeout=10", "psycopg")],  # asyncpg cannot read connect_timeout
-)
+# The intake's two PostgreSQL drivers, by URL: asyncpg cannot read connect_timeout, so psycopg takes it.
+BOTH_DRIVERS = pytest.mark.parametrize(("parameters", "driver"), [("", "asyncpg"), ("?connect_timeout=10", "psycopg")])
+
+
+@BOTH_DRIVERS
 def test_postgres_a_dropped_connection_is_replaced_without_losing_the_webhook(
     make_live: Callable[..., Live], pg_url: str, parameters: str, driver: str
 ) -> None:
@@ -195,7 +194,7 @@ def test_postgres_a_dropped_connection_is_replaced_without_losing_the_webhook(
     assert count(live.ctx, webhook_intake) == 2
 
 
-@pytest.mark.parametrize(("parameters", "driver"), [("", "asyncpg"), ("?connect_timeout=10", "psycopg")])
+@BOTH_DRIVERS
 def test_postgres_intake_stores_each_row_of_a_batch_as_it_was_given(pg_url: str, parameters: str, driver: str) -> None:
     # Quotes, backslashes, an escaped NUL, text beyond the BMP and a connector name that looks like SQL:
     # the rows travel as two text arrays and come back byte for byte.
@@ -242,12 +241,6 @@ def test_the_intake_talks_asyncpg_unless_the_url_has_parameters_only_libpq_reads
             engine.url.database,
             dict(engine.url.query),
         )
-
-
-def closing(n: int) -> Interaction:
-    return Interaction(
-        connector="generic", event_id=f"e{n}", ticket_id=f"T{n}", customer=Customer(email=f"c{n}@example.com")
-    )
 
 
 def store(ctx: AppContext, payloads: list[str]) -> None:
@@ -518,8 +511,6 @@ class FakeDriver:
 def test_postgres_intake_retries_a_batch_once_on_a_new_connection_only_when_the_old_one_dropped(
     is_dropped: bool, closes: bool, retried: bool
 ) -> None:
-    from nps_bot.store.intake import IntakeUnavailable, PostgresIntake
-
     driver = FakeDriver(error=RuntimeError("boom"), is_dropped=is_dropped, closes=closes)
     engine = create_engine_for("postgresql://nps@db/nps")
 
@@ -542,10 +533,6 @@ def test_postgres_intake_retries_a_batch_once_on_a_new_connection_only_when_the_
 
 
 def test_asyncpg_errors_that_end_a_connection_are_told_from_the_rest() -> None:
-    import asyncpg
-
-    from nps_bot.store.intake import _Asyncpg
-
     driver = _Asyncpg("postgresql://nps@db/nps")
     assert driver.dropped(asyncpg.exceptions.AdminShutdownError("terminating connection"))
     assert driver.dropped(asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"))
@@ -558,8 +545,6 @@ def test_asyncpg_errors_that_end_a_connection_are_told_from_the_rest() -> None:
 def test_postgres_intake_rows_arriving_during_a_batch_go_together_in_the_next_on_one_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from nps_bot.store import intake as store_intake
-
     monkeypatch.setattr(store_intake, "PG_SPARE_AFTER_SECONDS", 1.0)  # a busy machine never looks stalled
 
     async def scenario() -> FakeDriver:
@@ -577,13 +562,11 @@ def test_postgres_intake_rows_arriving_during_a_batch_go_together_in_the_next_on
 
 
 def test_postgres_intake_a_spare_connection_takes_over_from_a_stalled_one() -> None:
-    from nps_bot.store.intake import PG_SPARE_AFTER_SECONDS, PostgresIntake
-
     async def scenario() -> FakeDriver:
         driver = FakeDriver(held=1)
         intake = PostgresIntake(create_engine_for("postgresql://nps@db/nps"), driver=driver)
         stalled = asyncio.create_task(intake.store(("generic", '{"n": 1}')))
-        await asyncio.sleep(PG_SPARE_AFTER_SECONDS * 2)
+        await asyncio.sleep(store_intake.PG_SPARE_AFTER_SECONDS * 2)
         await asyncio.wait_for(intake.store(("generic", '{"n": 2}')), 1)  # stored beside the stalled one
         assert not stalled.done()
         driver.released.set()

@@ -21,21 +21,16 @@ import pytest
 import sqlalchemy as sa
 
 from nps_bot.app import AppContext
-from nps_bot.models import Customer, Interaction
 from nps_bot.store.engine import create_engine_for, migrate, transaction_pooling
 from nps_bot.store.intake import pg_driver
 from nps_bot.store.schema import surveys, webhook_intake
 from nps_bot.surveys.intake import WebhookIntake
 from tests.conftest import PG_URL, _pg_database
-from tests.support.app import services
+from tests.db_helpers import count
+from tests.support.app import closing, services
+from tests.support.processes import free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or next((p for p in ["/usr/sbin/pgbouncer"] if os.path.exists(p)), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -50,7 +45,7 @@ def pooled() -> Iterator[str]:
     # switches to the server's user, who must reach its files.
     workdir = Path(tempfile.mkdtemp(prefix="nps-pgbouncer-"))
     workdir.chmod(0o777)
-    port = _free_port()
+    port = free_port()
     (workdir / "users.txt").write_text(f'"{server.username}" ""\n')
     config = workdir / "pgbouncer.ini"
     config.write_text(
@@ -131,17 +126,6 @@ def schedule_from_two_workers(ctx: AppContext, count: int) -> None:
             conn = (first, second)[n % 2]
             with conn.begin():
                 ctx.surveys.schedule_in(conn, closing(1000 + n))
-
-
-def closing(n: int) -> Interaction:
-    return Interaction(
-        connector="generic", event_id=f"e{n}", ticket_id=f"T{n}", customer=Customer(email=f"c{n}@example.com")
-    )
-
-
-def count(ctx: AppContext, table: sa.Table) -> int:
-    with ctx.engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
 def test_the_whole_path_works_behind_a_pooler_in_transaction_mode(pooled: str) -> None:

@@ -13,7 +13,7 @@ from nps_bot.app import AppContext
 from nps_bot.clock import ManualClock
 from nps_bot.config import Settings
 from nps_bot.delivery.worker import Worker
-from nps_bot.models import ScheduleOutcome
+from nps_bot.models import Customer, Interaction, ScheduleOutcome
 from nps_bot.plugin import signing
 from nps_bot.surveys.intake import WebhookIntake
 
@@ -95,6 +95,13 @@ def services(db_url: str, start: datetime, **settings: Any) -> AppContext:
     settings.setdefault("survey_delay", timedelta(0))
     full = Settings(database_url=db_url, embedded_worker=False, **settings)
     return AppContext.build(full, clock=ManualClock(start), load_integrations=False)
+
+
+def closing(n: int) -> Interaction:
+    """A minimal closed ticket, as a connector would parse it (its own event, ticket and customer)."""
+    return Interaction(
+        connector="generic", event_id=f"e{n}", ticket_id=f"T{n}", customer=Customer(email=f"c{n}@example.com")
+    )
 
 
 def generic_event(n: int = 1, **overrides: Any) -> dict[str, Any]:
